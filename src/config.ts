@@ -1,0 +1,198 @@
+import type { SerializeOptions } from 'cookie';
+import { SessionConfigError } from './errors.js';
+import type { AdapterOptions, CookieOptions, SessionOptions } from './types.js';
+
+const DAY = 86_400_000;
+/** RFC 6265bis caps cookie lifetimes at 400 days; browsers clamp longer ones silently. */
+const MAX_AGE_LIMIT_SECONDS = 400 * 86_400;
+/** One cookie's name and value together: what browsers keep (RFC 6265bis). */
+const COOKIE_LIMIT = 4096;
+/** Default cap on all chunks together: leaves 1 KiB of nginx's default 8 KiB header line. */
+const DEFAULT_MAX_SIZE = 7168;
+/** Node's default limit is 16 KiB for all request headers together. */
+const MAX_SIZE_LIMIT = 15 * 1024;
+const KNOWN_ADAPTERS = ['cookie', 'memory'] as const;
+const SAME_SITE = ['lax', 'strict', 'none'];
+/** RFC 6265 token characters: what a cookie name may contain. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  console.warn(`[@svelte-dev/session] ${message}`);
+}
+
+let processSecret: string | undefined;
+/** One random secret per process, for development without configured secrets. */
+function developmentSecret(): string {
+  if (!processSecret) {
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    processSecret = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  return processSecret;
+}
+
+function isProduction(): boolean {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.NODE_ENV === 'production';
+}
+
+function fail(option: string, problem: string, fix: string): never {
+  throw new SessionConfigError(`handleSession(): \`${option}\` ${problem}. ${fix}`);
+}
+
+function positiveSeconds(option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    fail(option, `must be a positive number of seconds, got ${JSON.stringify(value)}`, 'For one week write 60 * 60 * 24 * 7.');
+  }
+  return value;
+}
+
+/**
+ * The validated options of one `handleSession()` call, with defaults applied. Built once; every
+ * per-request decision reads these fields instead of re-checking options.
+ */
+export class SessionConfig {
+  /** The session cookie's name. */
+  readonly cookieName: string;
+  /** Signing secrets, newest first. */
+  readonly secrets: readonly string[];
+  readonly adapter: AdapterOptions;
+  /** How long a session lives after its last write (or use, with rolling), in ms. */
+  readonly lifetime: number;
+  /** A fixed expiry for every session (from `cookie.expires`), in ms since the epoch. */
+  readonly fixedExpiry: number | undefined;
+  /** Whether the cookie carries Max-Age (from `cookie.maxAge`); otherwise a browser-session cookie. */
+  readonly persistent: boolean;
+  /** Minimum interval between rolling refreshes, in ms; 0 when rolling is off. */
+  readonly rollingInterval: number;
+  /** Hard cap on a session's age, in ms, or undefined. */
+  readonly absoluteTimeout: number | undefined;
+  /** Cookie attributes without lifetime, for each value of `secure` we may need. */
+  readonly attributes: { secure: SerializeOptions; insecure: SerializeOptions };
+  /** The user fixed `secure` explicitly; otherwise it follows SvelteKit's localhost rule. */
+  readonly secureExplicit: boolean;
+  /** Split a cookie too large for one into numbered chunks (cookie strategy option). */
+  readonly chunk: boolean;
+  /** The most bytes the session's cookies may take together. */
+  readonly maxSize: number;
+
+  constructor(options: SessionOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      fail('options', `must be an object, got ${typeof options}`, 'Call handleSession({ session: { secrets: [...] } }).');
+    }
+    this.adapter = SessionConfig.#adapter(options.adapter);
+    const cookieOptions = this.adapter.name === 'cookie' ? (this.adapter.options ?? {}) : {};
+    this.chunk = cookieOptions.chunk === true;
+    if (cookieOptions.maxSize !== undefined && !this.chunk) {
+      fail('adapter.options.maxSize', 'only applies with chunk: true', 'Add chunk: true, or remove maxSize (one cookie holds at most 4096 bytes).');
+    }
+    const maxSize = cookieOptions.maxSize ?? DEFAULT_MAX_SIZE;
+    if (!Number.isInteger(maxSize) || maxSize < COOKIE_LIMIT || maxSize > MAX_SIZE_LIMIT) {
+      fail('adapter.options.maxSize', `must be a whole number of bytes from ${COOKIE_LIMIT} to ${MAX_SIZE_LIMIT}, got ${JSON.stringify(maxSize)}`, `Servers refuse larger request headers (Node: 16 KiB for all headers, nginx: 8 KiB per line by default); the default is ${DEFAULT_MAX_SIZE}.`);
+    }
+    this.maxSize = this.chunk ? maxSize : COOKIE_LIMIT;
+
+    const session = options.session ?? {};
+    const key = session.key ?? '__sid';
+    if (typeof key !== 'string' || !COOKIE_NAME.test(key)) {
+      fail('session.key', `must be a cookie name made of letters, digits and !#$%&'*+-.^_\`|~, got ${JSON.stringify(key)}`, "Use a name such as '__sid'.");
+    }
+    this.cookieName = key;
+    this.secrets = SessionConfig.#secrets(session.secrets);
+
+    const rolling = session.rolling ?? false;
+    if (typeof rolling !== 'boolean' && positiveSeconds('session.rolling', rolling) === undefined) {
+      fail('session.rolling', 'must be true, false or a number of seconds', 'Write rolling: true.');
+    }
+    const absolute = positiveSeconds('session.absoluteTimeout', session.absoluteTimeout);
+    this.absoluteTimeout = absolute === undefined ? undefined : absolute * 1000;
+
+    const cookie: CookieOptions = { ...(options.cookie ?? {}) };
+    const maxAge = positiveSeconds('cookie.maxAge', cookie.maxAge);
+    if (maxAge !== undefined && maxAge > MAX_AGE_LIMIT_SECONDS) {
+      fail('cookie.maxAge', `is ${maxAge} seconds, more than the 400 days browsers accept`, `Use at most ${MAX_AGE_LIMIT_SECONDS}.`);
+    }
+    if (cookie.expires !== undefined && !(cookie.expires instanceof Date && !Number.isNaN(cookie.expires.getTime()))) {
+      fail('cookie.expires', 'must be a valid Date', 'Pass new Date(...), or use cookie.maxAge for a lifetime in seconds.');
+    }
+    if (maxAge !== undefined && cookie.expires) {
+      fail('cookie.maxAge', 'and `cookie.expires` are both set', 'Set only one: maxAge for a lifetime in seconds, expires for a fixed date.');
+    }
+    this.persistent = maxAge !== undefined;
+    this.fixedExpiry = cookie.expires?.getTime();
+    this.lifetime = maxAge !== undefined ? maxAge * 1000 : DAY;
+    this.rollingInterval =
+      rolling === false
+        ? 0
+        : rolling === true
+          ? Math.max(1000, Math.min(60_000, this.lifetime / 2))
+          : Math.max(1000, rolling * 1000);
+
+    if (cookie.sameSite !== undefined && cookie.sameSite !== true && cookie.sameSite !== false && !SAME_SITE.includes(String(cookie.sameSite).toLowerCase())) {
+      fail('cookie.sameSite', `must be 'lax', 'strict' or 'none', got ${JSON.stringify(cookie.sameSite)}`, "Use sameSite: 'lax' unless you know you need another.");
+    }
+    if (cookie.path !== undefined && (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))) {
+      fail('cookie.path', `must start with '/', got ${JSON.stringify(cookie.path)}`, "Use path: '/' so every route sees the session.");
+    }
+    this.secureExplicit = cookie.secure !== undefined;
+    const base: SerializeOptions = {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      ...cookie,
+      maxAge: undefined,
+      expires: undefined
+    };
+    this.attributes = {
+      secure: { ...base, secure: cookie.secure ?? true },
+      insecure: { ...base, secure: cookie.secure ?? false }
+    };
+  }
+
+  /** The expiry of a session written at `now` and created at `created`. */
+  expiryAt(now: number, created: number): number {
+    let expires = this.fixedExpiry ?? now + this.lifetime;
+    if (this.absoluteTimeout !== undefined) expires = Math.min(expires, created + this.absoluteTimeout);
+    return expires;
+  }
+
+  static #adapter(adapter: SessionOptions['adapter']): AdapterOptions {
+    if (adapter === undefined) return { name: 'cookie' };
+    const name = (adapter as { name?: unknown })?.name;
+    if (!KNOWN_ADAPTERS.includes(name as (typeof KNOWN_ADAPTERS)[number])) {
+      fail('adapter.name', `is ${JSON.stringify(name)}, which is not a known adapter`, `Use one of: ${KNOWN_ADAPTERS.map((n) => `'${n}'`).join(', ')}.`);
+    }
+    const options = adapter.options ?? {};
+    if (typeof options !== 'object' || options === null) {
+      fail('adapter.options', 'must be an object', `See the README for the options of the '${name}' adapter.`);
+    }
+    return { name, options } as AdapterOptions;
+  }
+
+  static #secrets(secrets: unknown): string[] {
+    if (secrets === undefined || (Array.isArray(secrets) && secrets.length === 0)) {
+      if (isProduction()) {
+        fail('session.secrets', 'is missing and NODE_ENV is production', 'Pass secrets: [process.env.SESSION_SECRET] with a random string of at least 32 characters (for example from `openssl rand -base64 32`).');
+      }
+      warnOnce('No session.secrets given: using a random secret for this process, so sessions will not survive a restart. Set session.secrets before going to production.');
+      return [developmentSecret()];
+    }
+    if (!Array.isArray(secrets) || secrets.some((s) => typeof s !== 'string' || s.length === 0)) {
+      fail('session.secrets', 'must be an array of non-empty strings, newest first', "Write secrets: ['the-current-secret', 'an-older-secret'].");
+    }
+    for (const secret of secrets as string[]) {
+      if (secret.length < 32) {
+        warnOnce(`A session secret is shorter than 32 characters (${secret.length}). Use a random string of at least 32 characters, for example from \`openssl rand -base64 32\`.`);
+      }
+    }
+    return [...(secrets as string[])];
+  }
+}
+
+/** For tests: forget which warnings were printed. */
+export function resetWarnings(): void {
+  warned.clear();
+}

@@ -1,0 +1,40 @@
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import { SessionConfig } from './config.js';
+import { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
+import { SystemClock } from './services/clock.js';
+import { HmacSigner } from './services/hmac-signer.js';
+import { NanoidGenerator } from './services/id-generator.js';
+import { nodeCrypto } from './services/node-crypto.js';
+import { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
+import { SessionEngine } from './session-engine.js';
+import { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
+import { MemoryStrategy } from './strategies/memory-strategy.js';
+import { Tokens } from './tokens.js';
+import type { SessionOptions } from './types.js';
+
+/**
+ * The only composition root. Each `handleSession()` call gets its own child container, so two
+ * hooks never share a store, a signer or a clock. Every service is registered on that child (never
+ * on the global container) unless the container the user handed in already provides it: that is
+ * how tests and users replace the clock, the signer, the strategy or anything else.
+ */
+export function createSessionContainer(options: SessionOptions = {}): DependencyContainer {
+  const config = new SessionConfig(options);
+  const child = (options.container ?? rootContainer).createChildContainer();
+  child.register(Tokens.Config, { useValue: config });
+  child.register(Tokens.StrategyOptions, { useValue: config.adapter.options ?? {} });
+
+  // Each service is resolved once, here; nothing is resolved per request.
+  const provide = (token: InjectionToken, implementation: new (...args: any[]) => unknown) => {
+    if (!child.isRegistered(token, true)) child.register(token, { useValue: child.resolve(implementation) });
+  };
+  provide(Tokens.Clock, SystemClock);
+  provide(Tokens.IdGenerator, NanoidGenerator);
+  // One Signer token, two implementations with one wire format: node:crypto where the runtime has
+  // it (several times faster), Web Crypto elsewhere (Workers without nodejs_compat).
+  provide(Tokens.Signer, nodeCrypto() ? HmacSigner : WebCryptoHmacSigner);
+  provide(Tokens.CookieCodec, ChunkedCookieCodec);
+  provide(Tokens.Strategy, config.adapter.name === 'memory' ? MemoryStrategy : CookieSessionStrategy);
+  child.register(SessionEngine, { useValue: child.resolve(SessionEngine) });
+  return child;
+}

@@ -1,0 +1,146 @@
+import { error, isRedirect, type Handle, type RequestEvent, type ResolveOptions } from '@sveltejs/kit';
+
+type Resolve = Parameters<Handle>[0]['resolve'];
+import { parse } from 'cookie';
+import { createSessionContainer } from './container.js';
+import { SessionStoreError } from './errors.js';
+import type { PendingCookie, SetCookieWriter } from './services/set-cookie.js';
+import type { SessionStorage } from './session.js';
+import { SessionEngine } from './session-engine.js';
+import type { SessionOptions } from './types.js';
+
+/**
+ * The SvelteKit `handle` hook that gives every request `event.locals.session` (and
+ * `event.locals.cookies`, the request's cookies parsed once).
+ *
+ * Options are checked now, not per request: a wrong one throws a `SessionConfigError` naming it.
+ *
+ * @param options see {@link SessionOptions}; every field has a default.
+ * @param handle an optional `Handle` that runs inside, with the session already there.
+ * @throws SessionConfigError for a wrong option.
+ * @example
+ * ```ts
+ * // src/hooks.server.ts
+ * import { handleSession } from '@svelte-dev/session';
+ * export const handle = handleSession({ session: { secrets: [SESSION_SECRET] } });
+ * ```
+ */
+export function handleSession(options: SessionOptions = {}, handle?: Handle): Handle {
+  const engine = createSessionContainer(options).resolve<SessionEngine>(SessionEngine);
+
+  return async function sessionHandle({ event, resolve }) {
+    const header = event.request.headers.get('cookie');
+    const cookies: Record<string, string | undefined> = header ? parse(header) : {};
+    const locals = event.locals as { session?: SessionStorage; cookies?: Record<string, string | undefined> };
+    locals.cookies = cookies;
+
+    let session: SessionStorage;
+    try {
+      session = await engine.open(event, cookies);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+    locals.session = session;
+
+    let response: Response;
+    try {
+      response = handle ? await handle({ event, resolve }) : await resolve(event);
+    } catch (thrown) {
+      return await respondToThrow(thrown, session, engine.writer(event.url), event, resolve);
+    }
+    const pending = await commit(session);
+    return withCookies(response, pending, engine.writer(event.url));
+  };
+}
+
+async function commit(session: SessionStorage): Promise<PendingCookie[]> {
+  try {
+    return await session.commit();
+  } catch (cause) {
+    throw unavailable(cause);
+  }
+}
+
+/**
+ * A store failure becomes HTTP 503 (SvelteKit renders its error page for it) and the
+ * SessionStoreError, with the store's error as `cause`, is logged. Other errors pass unchanged.
+ */
+function unavailable(cause: unknown): unknown {
+  if (!(cause instanceof SessionStoreError)) return cause;
+  console.error(cause);
+  try {
+    error(503, 'Session store unavailable');
+  } catch (httpError) {
+    Object.defineProperty(httpError, 'cause', { value: cause });
+    return httpError;
+  }
+}
+
+/** Appends Set-Cookie headers, copying the response first when its headers are immutable (a `fetch()` result). */
+function withCookies(response: Response, pending: PendingCookie[], writer: SetCookieWriter): Response {
+  if (pending.length === 0) return response;
+  const headers = pending.map((cookie) => writer.header(cookie));
+  try {
+    for (const value of headers) response.headers.append('set-cookie', value);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    for (const value of headers) copy.headers.append('set-cookie', value);
+    return copy;
+  }
+}
+
+/**
+ * The inner handle threw. SvelteKit adds `event.cookies` to the response of a thrown `redirect()`,
+ * but not to an error page, so:
+ * - a redirect: set the session's cookies through `event.cookies`, then rethrow;
+ * - anything else: have SvelteKit render the error (its error page, `handleError`) by handing
+ *   `resolve` options whose getters throw it, inside SvelteKit's own try/catch, and add the cookies
+ *   to that response. Where that cannot reach SvelteKit's resolve (a `sequence()` wrapper reads the
+ *   options first), the error is rethrown as it was.
+ */
+async function respondToThrow(
+  thrown: unknown,
+  session: SessionStorage,
+  writer: SetCookieWriter,
+  event: RequestEvent,
+  resolve: Resolve
+): Promise<Response> {
+  const pending = await commit(session);
+  if (pending.length === 0) throw thrown;
+
+  if (isRedirect(thrown)) {
+    try {
+      for (const cookie of pending) event.cookies.set(cookie.name, cookie.value, writer.options(cookie));
+    } catch {
+      // resolve() already ran, so SvelteKit no longer takes cookies: answer the redirect here.
+      return withCookies(new Response(null, { status: thrown.status, headers: { location: thrown.location } }), pending, writer);
+    }
+    throw thrown;
+  }
+
+  let reached = false;
+  const rethrow = (): never => {
+    reached = true;
+    throw thrown;
+  };
+  const options = {
+    get transformPageChunk() {
+      return rethrow();
+    },
+    get filterSerializedResponseHeaders() {
+      return rethrow();
+    },
+    get preload() {
+      return rethrow();
+    }
+  } as ResolveOptions;
+  let rendered: Response;
+  try {
+    rendered = await resolve(event, options);
+  } catch {
+    throw thrown;
+  }
+  if (!reached) throw thrown;
+  return withCookies(rendered, pending, writer);
+}

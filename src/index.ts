@@ -1,0 +1,40 @@
+// tsyringe needs the Reflect metadata API before any decorated class loads.
+import 'reflect-metadata';
+
+export { handleSession } from './handle.js';
+export { SessionStorage } from './session.js';
+export { SessionConfig } from './config.js';
+export { createSessionContainer } from './container.js';
+export { Tokens } from './tokens.js';
+export { SessionError, SessionConfigError, SessionStoreError } from './errors.js';
+export type { SessionErrorCode } from './errors.js';
+export { BaseStrategy } from './strategies/base-strategy.js';
+export { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
+export { MemoryStrategy } from './strategies/memory-strategy.js';
+export { HmacSigner } from './services/hmac-signer.js';
+export { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
+export { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
+export { SystemClock } from './services/clock.js';
+export { NanoidGenerator } from './services/id-generator.js';
+export type {
+  AdapterOptions,
+  Clock,
+  CookieCodec,
+  CookieOptions,
+  CookieStrategyOptions,
+  DecodedEnvelope,
+  Envelope,
+  FlashDataKey,
+  FlashSessionData,
+  IdGenerator,
+  MemoryStrategyOptions,
+  OutgoingCookie,
+  SessionChanges,
+  SessionData,
+  SessionOptions,
+  SessionStorageOptions,
+  SessionStorageStrategy,
+  SignatureCheck,
+  Signer,
+  StrategyContext
+} from './types.js';

@@ -1,0 +1,147 @@
+import { inject, injectable } from 'tsyringe';
+import type { SessionConfig } from '../config.js';
+import { SessionError } from '../errors.js';
+import { Tokens } from '../tokens.js';
+import type { CookieCodec, DecodedEnvelope, Envelope, OutgoingCookie, Signer } from '../types.js';
+
+/**
+ * Browsers drop a cookie whose name and value together exceed 4096 bytes (RFC 6265bis §5.6).
+ * Every byte we write is ASCII, so characters are bytes.
+ */
+export const COOKIE_LIMIT = 4096;
+/** The envelope format this codec writes and reads. */
+export const ENVELOPE_VERSION = '1';
+/** The most chunks we ever read: with 4 KB each, far past any server's header limit. */
+const MAX_CHUNKS = 16;
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+const TIME = /^[0-9a-z]{1,9}$/;
+const PAYLOAD = /^[A-Za-z0-9_-]*$/;
+const CHUNKED = /^~(\d{1,2})~/;
+
+/**
+ * The session cookie's wire format:
+ *
+ *     1.<id>.<created>.<expires>.<payload>.<signature>
+ *
+ * `created` and `expires` are epoch seconds in base 36; `payload` is base64url (the data itself
+ * for the cookie strategy, empty for stores). The HMAC-SHA256 signature covers the cookie name
+ * and everything before it, so a value cannot be moved to another cookie name, and the expiry
+ * cannot be pushed back by the client.
+ *
+ * With chunking, a value too long for one cookie is cut into N pieces: the session cookie holds
+ * `~N~` and the first piece, and `<name>.1` … `<name>.N-1` hold the rest, so a reader knows every
+ * name it needs without scanning.
+ */
+@injectable()
+export class ChunkedCookieCodec implements CookieCodec {
+  readonly #name: string;
+  readonly #chunk: boolean;
+  readonly #maxSize: number;
+
+  constructor(
+    @inject(Tokens.Config) config: Pick<SessionConfig, 'cookieName' | 'chunk' | 'maxSize'>,
+    @inject(Tokens.Signer) private readonly signer: Signer
+  ) {
+    this.#name = config.cookieName;
+    this.#chunk = config.chunk;
+    this.#maxSize = config.maxSize;
+  }
+
+  async read(cookies: Record<string, string | undefined>): Promise<DecodedEnvelope | null> {
+    const main = cookies[this.#name];
+    if (!main) return null;
+    let value = main;
+    const chunked = CHUNKED.exec(main);
+    if (chunked) {
+      const count = Number(chunked[1]);
+      if (count < 2 || count > MAX_CHUNKS) return null;
+      value = main.slice(chunked[0].length);
+      for (let i = 1; i < count; i++) {
+        const piece = cookies[`${this.#name}.${i}`];
+        if (!piece) return null;
+        value += piece;
+        if (value.length > this.#maxSize) return null;
+      }
+    }
+    return this.#decode(value);
+  }
+
+  async #decode(value: string): Promise<DecodedEnvelope | null> {
+    // Cheap shape checks first, so junk never costs an HMAC.
+    if (value.length > this.#maxSize) return null;
+    const parts = value.split('.');
+    if (parts.length !== 6 || parts[0] !== ENVELOPE_VERSION) return null;
+    const [, id, created, expires, payload, signature] = parts;
+    if (!ID.test(id) || !TIME.test(created) || !TIME.test(expires) || !PAYLOAD.test(payload)) return null;
+    const signed = value.slice(0, value.length - signature.length - 1);
+    const check = await this.signer.verify(`${this.#name}=${signed}`, signature);
+    if (check === 'invalid') return null;
+    return {
+      id,
+      created: parseInt(created, 36) * 1000,
+      expires: parseInt(expires, 36) * 1000,
+      payload,
+      stale: check === 'rotated'
+    };
+  }
+
+  async write(envelope: Envelope): Promise<OutgoingCookie[]> {
+    if (!ID.test(envelope.id)) {
+      throw new SessionError('SESSION_UNSUPPORTED', `Session id ${JSON.stringify(envelope.id)} is not 1-128 characters of [A-Za-z0-9_-]; a store's createData() must return such an id.`);
+    }
+    const signed = [
+      ENVELOPE_VERSION,
+      envelope.id,
+      Math.floor(envelope.created / 1000).toString(36),
+      Math.floor(envelope.expires / 1000).toString(36),
+      envelope.payload
+    ].join('.');
+    const value = `${signed}.${await this.signer.sign(`${this.#name}=${signed}`)}`;
+    return this.#split(value);
+  }
+
+  names(cookies: Record<string, string | undefined>): string[] {
+    const names: string[] = [];
+    const prefix = `${this.#name}.`;
+    for (const name in cookies) {
+      if (name === this.#name || (name.startsWith(prefix) && /^\d{1,2}$/.test(name.slice(prefix.length)))) {
+        names.push(name);
+      }
+    }
+    return names;
+  }
+
+  #split(value: string): OutgoingCookie[] {
+    const name = this.#name;
+    if (name.length + value.length <= COOKIE_LIMIT) return [{ name, value }];
+    if (!this.#chunk) {
+      throw new SessionError('SESSION_TOO_LARGE', `The session cookie would be ${name.length + value.length} bytes, over the ${COOKIE_LIMIT}-byte limit of one cookie, and browsers drop such cookies silently. Store less in the session, turn on chunking with adapter: { name: 'cookie', options: { chunk: true } }, or keep the data server-side with the 'memory' or 'redis' strategy.`);
+    }
+    // Each piece fits with its own name; the first also carries the `~N~` marker.
+    const pieceFor = (index: number, count: number) =>
+      COOKIE_LIMIT - (index === 0 ? name.length + `~${count}~`.length : `${name}.${index}`.length);
+    let count = 2;
+    while (count <= MAX_CHUNKS) {
+      let capacity = 0;
+      for (let i = 0; i < count; i++) capacity += pieceFor(i, count);
+      if (capacity >= value.length) break;
+      count++;
+    }
+    const cookies: OutgoingCookie[] = [];
+    let offset = 0;
+    for (let i = 0; i < count && offset < value.length; i++) {
+      const piece = value.slice(offset, offset + pieceFor(i, count));
+      offset += piece.length;
+      cookies.push(i === 0 ? { name, value: `~${count}~${piece}` } : { name: `${name}.${i}`, value: piece });
+    }
+    // A short last piece can leave fewer cookies than planned; the marker must say how many.
+    if (cookies.length !== count) {
+      cookies[0] = { name, value: `~${cookies.length}~${cookies[0].value.slice(`~${count}~`.length)}` };
+    }
+    const total = cookies.reduce((sum, c) => sum + c.name.length + c.value.length, 0);
+    if (count > MAX_CHUNKS || total > this.#maxSize) {
+      throw new SessionError('SESSION_TOO_LARGE', `The session's cookies would take ${total} bytes, over the ${this.#maxSize}-byte cap (adapter option maxSize; servers refuse larger request headers: nginx 8 KiB, Node 16 KiB). Store less in the session, or keep the data server-side with the 'memory' or 'redis' strategy.`);
+    }
+    return cookies;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * JSON rules for session values: what `set()` accepts, and how records are parsed without letting
+ * any input touch an object prototype.
+ */
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Keys no session key or stored key may be: they reach object prototypes. */
+export function isForbiddenKey(key: string): boolean {
+  return FORBIDDEN.has(key);
+}
+
+/**
+ * A deep copy of `value` as JSON would keep it (Dates become strings through `toJSON`, `undefined`
+ * object members are dropped). Throws a TypeError naming `key` for what JSON cannot keep:
+ * functions, symbols, BigInt, non-finite numbers and cycles.
+ */
+export function toJsonValue(value: unknown, key: string): unknown {
+  return copy(value, key, key, new Set());
+}
+
+function copy(value: unknown, key: string, path: string, seen: Set<object>): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) refuse(key, path, `the number ${value}`);
+      return value;
+    case 'undefined':
+      return undefined;
+    case 'object': {
+      if (value === null) return null;
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') return copy(toJSON.call(value, path), key, path, seen);
+      if (seen.has(value)) refuse(key, path, 'a circular reference');
+      seen.add(value);
+      let result: unknown;
+      if (Array.isArray(value)) {
+        result = value.map((item, i) => {
+          const copied = copy(item, key, `${path}[${i}]`, seen);
+          return copied === undefined ? null : copied;
+        });
+      } else {
+        const out: Record<string, unknown> = {};
+        for (const member of Object.keys(value)) {
+          if (FORBIDDEN.has(member)) refuse(key, `${path}.${member}`, `the key "${member}"`);
+          const copied = copy((value as Record<string, unknown>)[member], key, `${path}.${member}`, seen);
+          if (copied !== undefined) out[member] = copied;
+        }
+        result = out;
+      }
+      seen.delete(value);
+      return result;
+    }
+    default:
+      // function, symbol, bigint
+      refuse(key, path, `a ${typeof value}`);
+  }
+}
+
+function refuse(key: string, path: string, what: string): never {
+  const where = path === key ? '' : ` (at ${path})`;
+  throw new TypeError(`Session value "${key}" cannot be stored: it contains ${what}${where}, which JSON cannot keep.`);
+}
+
+const dropForbidden = (key: string, value: unknown) => (FORBIDDEN.has(key) ? undefined : value);
+
+/**
+ * Parses a stored record. Returns `null` unless the text is a JSON object. Keys that reach
+ * prototypes are dropped at every depth, so no record can change an object prototype even when
+ * user code later merges its values.
+ */
+export function parseRecord(text: string): Record<string, unknown> | null {
+  let parsed: unknown;
+  try {
+    // The reviver is slow; only pay for it when such a key could be present (also spelled with
+    // JSON escapes, which JSON.parse decodes into the same key).
+    parsed =
+      text.includes('__proto__') ||
+      text.includes('constructor') ||
+      text.includes('prototype') ||
+      text.includes('\\u')
+        ? JSON.parse(text, dropForbidden)
+        : JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : null;
+}
+
+/**
+ * A record returned by a store, with keys that reach prototypes removed at every depth (in place:
+ * stores hand out fresh objects). `null` unless it is a plain object.
+ */
+export function sanitizeRecord(record: unknown): Record<string, unknown> | null {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return null;
+  scrub(record, 0);
+  return record as Record<string, unknown>;
+}
+
+function scrub(value: object, depth: number): void {
+  if (depth > 64) return;
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN.has(key)) {
+      delete (value as Record<string, unknown>)[key];
+      continue;
+    }
+    const inner = (value as Record<string, unknown>)[key];
+    if (inner !== null && typeof inner === 'object') scrub(inner, depth + 1);
+  }
+}

@@ -1,0 +1,37 @@
+import { serialize, type SerializeOptions } from 'cookie';
+
+/** One cookie a response must set. `maxAge` 0 expires it; no `maxAge` makes a browser-session cookie. */
+export interface PendingCookie {
+  name: string;
+  value: string;
+  /** Seconds. */
+  maxAge?: number;
+  expires?: Date;
+}
+
+/**
+ * Set-Cookie header values for the session's cookies. The attributes other than the lifetime are
+ * fixed per `handleSession()` call, so they are serialized once (by the `cookie` package, which
+ * validates them) and only the lifetime is added per response.
+ */
+export class SetCookieWriter {
+  readonly #attributes: SerializeOptions;
+  readonly #suffix: string;
+
+  constructor(attributes: SerializeOptions) {
+    this.#attributes = { ...attributes, encode: (value: string) => value };
+    this.#suffix = serialize('x', '', this.#attributes).slice('x='.length);
+  }
+
+  /** The Set-Cookie header value. */
+  header(cookie: PendingCookie): string {
+    const lifetime =
+      cookie.maxAge === undefined ? '' : `; Max-Age=${cookie.maxAge}; Expires=${cookie.expires?.toUTCString()}`;
+    return `${cookie.name}=${cookie.value}${lifetime}${this.#suffix}`;
+  }
+
+  /** The same cookie as options for SvelteKit's `event.cookies.set()`. */
+  options(cookie: PendingCookie): SerializeOptions & { path: string } {
+    return { ...this.#attributes, maxAge: cookie.maxAge, expires: cookie.expires, path: this.#attributes.path ?? '/' };
+  }
+}

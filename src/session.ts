@@ -1,0 +1,365 @@
+import { SessionError, SessionStoreError } from './errors.js';
+import { isForbiddenKey, toJsonValue } from './services/json.js';
+import type { PendingCookie } from './services/set-cookie.js';
+import type { SessionConfig } from './config.js';
+import { applyChanges as applyTo } from './strategies/apply-changes.js';
+import type { BaseStrategy } from './strategies/base-strategy.js';
+import type {
+  Clock,
+  CookieCodec,
+  FlashDataKey,
+  IdGenerator,
+  SessionData,
+  StrategyContext
+} from './types.js';
+
+/** What a session needs from its `handleSession()` call; built once, shared by every request. */
+export interface SessionRuntime {
+  config: SessionConfig;
+  strategy: BaseStrategy<any, any>;
+  codec: CookieCodec;
+  clock: Clock;
+  ids: IdGenerator;
+  /** The data travels in the cookie (cookie strategy) rather than in a store. */
+  inCookie: boolean;
+}
+
+/** The state read from a request's cookie. */
+export interface LoadedSession {
+  id: string;
+  created: number;
+  expires: number;
+  record: Record<string, unknown>;
+  /** The cookie strategy's payload as it came, reusable when only the expiry changes. */
+  payload: string;
+  /** Signed with an older secret. */
+  stale: boolean;
+}
+
+const flashKey = <K extends string>(key: K): FlashDataKey<K> => `__flash_${key}__`;
+const FLASH = /^__flash_(.*)__$/;
+
+/** Runs a store call; a failure becomes a {@link SessionStoreError} with the store's error as `cause`. */
+export async function callStore<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof SessionError) throw error;
+    throw new SessionStoreError(`The session store failed to ${what}: ${(error as Error)?.message ?? error}`, { cause: error });
+  }
+}
+
+/**
+ * The session of one request: `event.locals.session`.
+ *
+ * Reads are synchronous. Changes are collected and reach the store once, when the request ends
+ * (or at `save()`), as a set of changed keys, so that stores able to merge atomically keep the
+ * changes of concurrent requests.
+ *
+ * @example
+ * ```ts
+ * export const load = async ({ locals }) => {
+ *   const views = (locals.session.get('views') ?? 0) + 1;
+ *   await locals.session.set('views', views);
+ *   return { views };
+ * };
+ * ```
+ */
+export class SessionStorage<Data extends SessionData = SessionData, FlashData = Data> {
+  readonly #runtime: SessionRuntime;
+  readonly #context: StrategyContext;
+  /** Every session cookie the request carried (main and chunks), to expire leftovers. */
+  readonly #requestCookieNames: string[];
+  #id: string;
+  #created: number;
+  #expires: number;
+  #payload: string;
+  #stale: boolean;
+  /** The record as loaded (or as last saved). */
+  #record: Record<string, unknown>;
+  /** Pending changes by record key; `undefined` removes. */
+  readonly #changes = new Map<string, unknown>();
+  /** Flash keys read by this request: deleted when the request ends. */
+  readonly #consumed = new Set<string>();
+  /** An id whose record must be deleted (after `destroy()` or `regenerate()`). */
+  #discard: string | undefined;
+  #regenerate = false;
+  /** The cookies of the last write; the response carries the newest. */
+  #outgoing: PendingCookie[] = [];
+
+  /** @internal Built by `handleSession`; not for user code. */
+  constructor(runtime: SessionRuntime, context: StrategyContext, requestCookieNames: string[], loaded?: LoadedSession) {
+    this.#runtime = runtime;
+    this.#context = context;
+    this.#requestCookieNames = requestCookieNames;
+    this.#id = loaded?.id ?? '';
+    this.#created = loaded?.created ?? 0;
+    this.#expires = loaded?.expires ?? 0;
+    this.#payload = loaded?.payload ?? '';
+    this.#stale = loaded?.stale ?? false;
+    this.#record = loaded?.record ?? {};
+  }
+
+  /** The session's id; `''` while the visitor has no session. */
+  get id(): string {
+    return this.#id;
+  }
+
+  /**
+   * Every value and every pending flash value, under their own names. Reading it counts as reading
+   * the flash values: they are gone in later requests.
+   */
+  get data(): FlashData & Data {
+    const out: Record<string, unknown> = {};
+    for (const key of this.#keys()) {
+      const value = this.#lookup(key);
+      if (value === undefined) continue;
+      const flash = FLASH.exec(key);
+      if (flash) this.#consumed.add(key);
+      out[flash ? flash[1] : key] = value;
+    }
+    return out as FlashData & Data;
+  }
+
+  /** True if a value or a pending flash value exists under `key`. Does not consume a flash. */
+  has(key: keyof Data | keyof FlashData): boolean {
+    const name = String(key);
+    return this.#lookup(name) !== undefined || this.#lookup(flashKey(name)) !== undefined;
+  }
+
+  /** The value, or the flash value (which then counts as read), or `undefined`. */
+  get<Key extends keyof (Data & FlashData) & string>(key: Key): (Data & FlashData)[Key] | undefined {
+    const fk = flashKey(key);
+    const flash = this.#lookup(fk);
+    if (flash !== undefined) {
+      this.#consumed.add(fk);
+      return flash as any;
+    }
+    return this.#lookup(key) as any;
+  }
+
+  /**
+   * Sets a value; `undefined` removes it. The value is copied as JSON keeps it.
+   * @throws TypeError for a key that reaches prototypes, or a value JSON cannot keep.
+   */
+  async set<Key extends keyof Data & string>(key: Key, value: Data[Key] | undefined): Promise<void> {
+    checkKey(key);
+    if (value === undefined) return this.unset(key);
+    this.#changes.set(key, toJsonValue(value, key));
+    this.#removeIfPresent(flashKey(key));
+  }
+
+  /**
+   * Sets a value that lives until a request reads it.
+   * @throws TypeError for a key that reaches prototypes, or a value JSON cannot keep.
+   */
+  async flash<Key extends keyof FlashData & string>(key: Key, value: FlashData[Key]): Promise<void> {
+    checkKey(key);
+    const fk = flashKey(key);
+    if (value === undefined) return this.#removeIfPresent(fk);
+    this.#changes.set(fk, toJsonValue(value, key));
+    this.#consumed.delete(fk);
+    this.#removeIfPresent(key);
+  }
+
+  /** Removes a value or a pending flash value. */
+  async unset(key: keyof Data | keyof FlashData): Promise<void> {
+    const name = String(key);
+    this.#removeIfPresent(name);
+    this.#removeIfPresent(flashKey(name));
+  }
+
+  /**
+   * Ends the session: its record is deleted and its cookies expire when the request ends. A later
+   * `set()` in the same request starts a new session with a new id.
+   */
+  async destroy(): Promise<void> {
+    if (this.#id) this.#discard = this.#id;
+    this.#id = '';
+    this.#record = {};
+    this.#changes.clear();
+    this.#consumed.clear();
+    this.#regenerate = false;
+  }
+
+  /**
+   * Moves the data to a new id and deletes the old record when the request ends. Call it when
+   * privileges change (log-in) so that an id planted before cannot follow the user in.
+   * `id` shows the new id after the request's write (or after `save()`).
+   */
+  async regenerate(): Promise<void> {
+    if (this.#id) this.#regenerate = true;
+  }
+
+  /** Persists pending changes now instead of when the request ends. */
+  async save(): Promise<void> {
+    await this.#persist(false);
+  }
+
+  /**
+   * @internal Persists what the request changed (consuming flash values it read) and returns
+   * the cookies the response must set. Called once, by `handleSession`.
+   */
+  async commit(): Promise<PendingCookie[]> {
+    await this.#persist(true);
+    return this.#outgoing;
+  }
+
+  #lookup(key: string): unknown {
+    return this.#changes.has(key) ? this.#changes.get(key) : this.#record[key];
+  }
+
+  #keys(): Set<string> {
+    const keys = new Set(Object.keys(this.#record));
+    for (const key of this.#changes.keys()) keys.add(key);
+    return keys;
+  }
+
+  #removeIfPresent(key: string): void {
+    if (this.#changes.has(key) || Object.hasOwn(this.#record, key)) this.#changes.set(key, undefined);
+  }
+
+  /** Changes that differ from the record; with `final`, consumed flash values are removed too. */
+  #effectiveChanges(final: boolean): Map<string, unknown> {
+    const effective = new Map<string, unknown>();
+    for (const [key, value] of this.#changes) {
+      const present = Object.hasOwn(this.#record, key);
+      if (value === undefined ? present : !present || !Object.is(this.#record[key], value) || typeof value === 'object') {
+        effective.set(key, value);
+      }
+    }
+    if (final) {
+      for (const key of this.#consumed) {
+        if (this.#lookup(key) !== undefined || Object.hasOwn(this.#record, key)) effective.set(key, undefined);
+      }
+    }
+    return effective;
+  }
+
+  async #persist(final: boolean): Promise<void> {
+    const { config, strategy, clock, inCookie } = this.#runtime;
+    const now = clock.now();
+    const changes = this.#effectiveChanges(final);
+    const context = this.#context;
+
+    if (this.#discard) {
+      const discard = this.#discard;
+      this.#discard = undefined;
+      if (!inCookie) await callStore('delete a session', () => strategy.deleteData(discard, context));
+      if (!this.#id) this.#outgoing = this.#expireAll();
+    }
+
+    if (!this.#id || this.#regenerate) {
+      const record = applyTo(this.#record, changes);
+      if (Object.keys(record).length === 0) {
+        // Nothing to keep: a visitor who never wrote gets no cookie and no record (lazy sessions).
+        if (this.#regenerate) await this.#dropCurrent();
+        this.#settle(record);
+        return;
+      }
+      const previous = this.#regenerate ? this.#id : undefined;
+      this.#created = now;
+      this.#expires = config.expiryAt(now, now);
+      const expires = new Date(this.#expires);
+      if (inCookie) {
+        this.#id = this.#runtime.ids.generate();
+        this.#payload = await strategy.createData(record, expires, context);
+      } else {
+        this.#id = await callStore('create a session', () => strategy.createData(record, expires, context));
+        if (previous) await callStore('delete a session', () => strategy.deleteData(previous, context));
+      }
+      this.#regenerate = false;
+      this.#settle(record);
+      await this.#issue(now);
+      return;
+    }
+
+    const rollingDue =
+      config.rollingInterval > 0 &&
+      config.fixedExpiry === undefined &&
+      now - (this.#expires - config.lifetime) >= config.rollingInterval;
+    if (changes.size === 0 && !rollingDue) {
+      if (this.#stale) await this.#issue(now);
+      this.#settle(this.#record);
+      return;
+    }
+
+    // An existing session with changes (or due for a rolling refresh): write it with a new expiry.
+    const expires = config.expiryAt(now, this.#created);
+    const record = applyTo(this.#record, changes);
+    if (inCookie) {
+      if (changes.size > 0) this.#payload = await strategy.createData(record, new Date(expires), context);
+    } else {
+      const kept = await callStore('update a session', () =>
+        strategy.applyChanges(this.#id, changes, new Date(expires), context)
+      );
+      if (!kept) {
+        // Destroyed or expired by someone else meanwhile: never bring it back.
+        this.#id = '';
+        this.#settle({});
+        this.#outgoing = this.#expireAll();
+        return;
+      }
+    }
+    this.#expires = expires;
+    this.#settle(record);
+    await this.#issue(now);
+  }
+
+  /** After a write: the record is what was written, and nothing is pending. */
+  #settle(record: Record<string, unknown>): void {
+    this.#record = record;
+    this.#changes.clear();
+  }
+
+  async #dropCurrent(): Promise<void> {
+    const id = this.#id;
+    this.#id = '';
+    this.#regenerate = false;
+    if (!this.#runtime.inCookie) await callStore('delete a session', () => this.#runtime.strategy.deleteData(id, this.#context));
+    this.#outgoing = this.#expireAll();
+  }
+
+  /** Signs the current envelope into cookies, expiring chunks it no longer uses. */
+  async #issue(now: number): Promise<void> {
+    const { codec, config } = this.#runtime;
+    const cookies = await codec.write({
+      id: this.#id,
+      created: this.#created,
+      expires: this.#expires,
+      payload: this.#runtime.inCookie ? this.#payload : ''
+    });
+    // Max-Age only when the user asked for a lifetime; otherwise a browser-session cookie
+    // (the expiry inside the signed envelope still bounds it on the server).
+    let maxAge: number | undefined;
+    if (config.persistent || config.fixedExpiry !== undefined) {
+      maxAge = Math.max(0, Math.floor((this.#expires - now) / 1000));
+    }
+    const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
+    const outgoing: PendingCookie[] = cookies.map(({ name, value }) => ({ name, value, maxAge, expires }));
+    const written = new Set(cookies.map((c) => c.name));
+    for (const name of this.#requestCookieNames) {
+      if (!written.has(name)) outgoing.push(expired(name));
+    }
+    this.#stale = false;
+    this.#outgoing = outgoing;
+  }
+
+  #expireAll(): PendingCookie[] {
+    return this.#requestCookieNames.map(expired);
+  }
+}
+
+const expired = (name: string): PendingCookie => ({ name, value: '', maxAge: 0, expires: new Date(0) });
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new TypeError(`Session keys must be non-empty strings, got ${typeof key === 'string' ? '""' : typeof key}.`);
+  }
+  if (isForbiddenKey(key)) {
+    throw new TypeError(`"${key}" cannot be a session key: it would reach object prototypes. Choose another name.`);
+  }
+  if (FLASH.test(key)) {
+    throw new TypeError(`"${key}" cannot be a session key: names of the form __flash_<name>__ are reserved for flash values.`);
+  }
+}

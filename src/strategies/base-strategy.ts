@@ -1,0 +1,85 @@
+import type {
+  FlashSessionData,
+  SessionChanges,
+  SessionData,
+  SessionStorageStrategy,
+  StrategyContext
+} from '../types.js';
+import { applyChanges } from './apply-changes.js';
+
+/**
+ * The base of every storage strategy. Subclass it and implement the four methods to keep sessions
+ * in your own store; no decorators are needed.
+ *
+ * @example
+ * ```ts
+ * class SqliteStrategy extends BaseStrategy {
+ *   constructor(private db: Database) { super(); }
+ *   async createData(data, expires) {
+ *     const id = crypto.randomUUID();
+ *     this.db.prepare('INSERT INTO sessions VALUES (?, ?, ?)').run(id, JSON.stringify(data), expires?.getTime());
+ *     return id;
+ *   }
+ *   // readData, updateData, deleteData ...
+ * }
+ * ```
+ */
+export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
+  implements SessionStorageStrategy<Data, FlashData>
+{
+  /**
+   * Stores a new record and returns its id: 1-128 characters of `[A-Za-z0-9_-]`, unguessable
+   * (at least 128 bits from a CSPRNG) unless the store keeps ids secret some other way.
+   * @throws on store failure; the request then fails with a `SessionStoreError` (503).
+   */
+  abstract createData(
+    data: FlashSessionData<Data, FlashData>,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<string>;
+
+  /**
+   * The record, or `null` when the id is unknown or expired.
+   * @throws on store failure: never answer `null` for "store unreachable".
+   */
+  abstract readData(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null>;
+
+  /**
+   * Replaces the record and its expiry.
+   * @throws on store failure.
+   */
+  abstract updateData(
+    id: string,
+    data: FlashSessionData<Data, FlashData>,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<void>;
+
+  /**
+   * Deletes the record. Deleting an unknown id is not an error.
+   * @throws on store failure.
+   */
+  abstract deleteData(id: string, context?: StrategyContext): Promise<void>;
+
+  /**
+   * Applies one request's changes to record `id` and sets its expiry. Returns `false`, writing
+   * nothing, when the record is gone (destroyed or expired meanwhile): a request that was in flight
+   * must not bring a destroyed session back.
+   *
+   * This default reads, merges and writes back, which is right when one request at a time changes a
+   * session. Stores that can do it atomically override it, so that concurrent requests changing
+   * different keys both keep their change.
+   * @throws on store failure.
+   */
+  async applyChanges(
+    id: string,
+    changes: SessionChanges,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<boolean> {
+    const current = await this.readData(id, context);
+    if (current === null) return false;
+    await this.updateData(id, applyChanges(current as Record<string, unknown>, changes) as FlashSessionData<Data, FlashData>, expires, context);
+    return true;
+  }
+}

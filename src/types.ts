@@ -1,0 +1,204 @@
+/**
+ * Public types. A leaf module: it imports nothing of ours at run time.
+ */
+import type { RequestEvent } from '@sveltejs/kit';
+import type { SerializeOptions } from 'cookie';
+import type { DependencyContainer } from 'tsyringe';
+
+/** The values of a session: JSON values under string keys. */
+export interface SessionData {
+  [key: string]: any;
+}
+
+/** How a flash value is kept in a stored record: `__flash_<key>__`. Internal to records. */
+export type FlashDataKey<Key extends string> = `__flash_${Key}__`;
+
+/**
+ * A stored session record: the values, and the pending flash values under `__flash_<key>__`.
+ * This is what a {@link SessionStorageStrategy} keeps; users of `locals.session` never see these
+ * key names.
+ */
+export type FlashSessionData<Data = SessionData, FlashData = Data> = Partial<
+  Data & { [Key in keyof FlashData as FlashDataKey<Key & string>]: FlashData[Key] }
+>;
+
+/** Per-request context handed to strategies (they are built once, not per request). */
+export interface StrategyContext {
+  /** The SvelteKit request being served. */
+  event: RequestEvent;
+}
+
+/**
+ * The four-method store contract (SPEC §7). Implement it, usually by extending `BaseStrategy`,
+ * to keep sessions in your own store.
+ */
+export interface SessionStorageStrategy<Data = SessionData, FlashData = Data> {
+  /**
+   * Stores a new record and returns its id.
+   * @param expires when the record may be forgotten; stores should set a TTL from it.
+   * @throws anything on store failure: the request then fails with a `SessionStoreError` (503).
+   */
+  createData(
+    data: FlashSessionData<Data, FlashData>,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<string>;
+  /**
+   * Returns the record, or `null` when the id is unknown or expired.
+   * @throws anything on store failure (never return `null` for "store down").
+   */
+  readData(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null>;
+  /**
+   * Replaces the record.
+   * @throws anything on store failure.
+   */
+  updateData(
+    id: string,
+    data: FlashSessionData<Data, FlashData>,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<void>;
+  /**
+   * Deletes the record; deleting an unknown id is not an error.
+   * @throws anything on store failure.
+   */
+  deleteData(id: string, context?: StrategyContext): Promise<void>;
+}
+
+/**
+ * One request's changes to a record, applied at the end of the request. `undefined` removes the
+ * key. Keys are record keys (flash values under `__flash_<key>__`).
+ */
+export type SessionChanges = ReadonlyMap<string, unknown>;
+
+/** Attributes of the session cookie: the `cookie` package's serialize options. */
+export type CookieOptions = Omit<SerializeOptions, 'encode'>;
+
+/** Options of the built-in cookie strategy (`adapter: { name: 'cookie', options }`). */
+export interface CookieStrategyOptions {
+  /**
+   * Split data too large for one cookie (4096 bytes) into numbered cookies.
+   * @default false
+   */
+  chunk?: boolean;
+  /**
+   * With `chunk`, the most bytes all the session's cookies may take together (name and value of
+   * each). Request headers are capped by servers: Node accepts 16 KiB in all, nginx 8 KiB per line.
+   * @default 7168
+   */
+  maxSize?: number;
+}
+
+/** Options of the built-in memory strategy (`adapter: { name: 'memory', options }`). */
+export interface MemoryStrategyOptions {
+  /** The most records kept; past it the least recently written are dropped. @default unlimited */
+  max?: number;
+  /** How often, in seconds, expired records are swept even when nothing reads or writes. @default 60 */
+  sweepInterval?: number;
+}
+
+/** Which strategy keeps the data. */
+export type AdapterOptions =
+  | { name: 'cookie'; options?: CookieStrategyOptions }
+  | { name: 'memory'; options?: MemoryStrategyOptions };
+
+/** The `session` part of {@link SessionOptions}. */
+export interface SessionStorageOptions {
+  /** The session cookie's name. @default '__sid' */
+  key?: string;
+  /**
+   * Signing secrets, newest first. Cookies are signed with the first and accepted with any; a
+   * cookie signed with an older one is re-signed. Required when `NODE_ENV=production`.
+   */
+  secrets?: string[];
+  /**
+   * Push the expiry forward on requests that use the session. `true` refreshes at most once a
+   * minute (or once per half lifetime, if shorter); a number sets that interval in seconds.
+   * @default false
+   */
+  rolling?: boolean | number;
+  /** Hard cap, in seconds, on a session's age since it was created, whatever the activity. */
+  absoluteTimeout?: number;
+}
+
+/** Options of `handleSession()`. */
+export interface SessionOptions {
+  /** Where the data lives. @default { name: 'cookie' } */
+  adapter?: AdapterOptions;
+  session?: SessionStorageOptions;
+  /**
+   * The session cookie's attributes. Defaults: `path: '/'`, `httpOnly: true`, `sameSite: 'lax'`,
+   * `secure: true` except on `http://localhost`. `maxAge` (seconds) or `expires` is also the
+   * session's lifetime; without them the cookie lasts the browser session and the server forgets
+   * the session after one day without writes.
+   */
+  cookie?: CookieOptions;
+  /** A tsyringe container to resolve services from; `handleSession` makes a child of it. */
+  container?: DependencyContainer;
+}
+
+/** The current time. Replace it in tests with a fake clock. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** Makes session ids. */
+export interface IdGenerator {
+  /** A fresh id of at least 128 bits of CSPRNG entropy, in `[A-Za-z0-9_-]`. */
+  generate(): string;
+}
+
+/** The outcome of checking a signature. */
+export type SignatureCheck = 'valid' | 'rotated' | 'invalid';
+
+/** HMAC-SHA256 signing with secret rotation. */
+export interface Signer {
+  /** The base64url signature of `data` under the newest secret. */
+  sign(data: string): Promise<string>;
+  /**
+   * Checks `signature` against every secret in constant time: `'valid'` under the newest,
+   * `'rotated'` under an older one (re-sign it), `'invalid'` otherwise.
+   */
+  verify(data: string, signature: string): Promise<SignatureCheck>;
+}
+
+/** What the session cookie carries. Times are milliseconds since the epoch. */
+export interface Envelope {
+  /** The session id. */
+  id: string;
+  /** When the session was created. */
+  created: number;
+  /** When it expires. */
+  expires: number;
+  /** The strategy's payload: the data itself for the cookie strategy, empty for stores. */
+  payload: string;
+}
+
+/** A verified envelope read from a request. */
+export interface DecodedEnvelope extends Envelope {
+  /** Signed with an older secret: the response should carry a re-signed cookie. */
+  stale: boolean;
+}
+
+/** One cookie to send. */
+export interface OutgoingCookie {
+  name: string;
+  value: string;
+}
+
+/** The session cookie's wire format: a signed, versioned envelope, split into chunks if needed. */
+export interface CookieCodec {
+  /**
+   * Reads the session's envelope from the request's cookies, joining chunks; `null` for anything
+   * missing, malformed, tampered or oversized. Never throws on client input.
+   */
+  read(cookies: Record<string, string | undefined>): Promise<DecodedEnvelope | null>;
+  /**
+   * Signs the envelope and returns the cookies that carry it.
+   * @throws SessionError (`SESSION_TOO_LARGE`) past one cookie's size (without chunking) or the cap.
+   */
+  write(envelope: Envelope): Promise<OutgoingCookie[]>;
+  /** Names of the session's cookies present in a request (main cookie and chunks). */
+  names(cookies: Record<string, string | undefined>): string[];
+}
