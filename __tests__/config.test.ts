@@ -1,0 +1,88 @@
+import { jest } from '@jest/globals';
+import { resetWarnings, SessionConfig } from '../src/config.js';
+import { SessionConfigError } from '../src/errors.js';
+import type { SessionOptions } from '../src/types.js';
+
+const secrets = ['config-test-secret-0123456789abcdef-xyz'];
+const build = (options: SessionOptions) => new SessionConfig(options);
+
+describe('SessionConfig', () => {
+  let warn: jest.SpiedFunction<typeof console.warn>;
+  const env = process.env.NODE_ENV;
+  beforeEach(() => {
+    resetWarnings();
+    warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+  });
+  afterEach(() => {
+    warn.mockRestore();
+    process.env.NODE_ENV = env;
+  });
+
+  it('applies the documented defaults', () => {
+    const config = build({ session: { secrets } });
+    expect(config.cookieName).toBe('__sid');
+    expect(config.adapter).toEqual({ name: 'cookie' });
+    expect(config.attributes.secure).toMatchObject({ path: '/', httpOnly: true, sameSite: 'lax', secure: true });
+    expect(config.attributes.insecure).toMatchObject({ secure: false });
+    expect(config.lifetime).toBe(86_400_000);
+    expect(config.persistent).toBe(false);
+    expect(config.rollingInterval).toBe(0);
+    expect(config.chunk).toBe(false);
+    expect(config.maxSize).toBe(4096);
+  });
+
+  it.each([
+    [{ adapter: { name: 'mongo' } }, /`adapter\.name` is "mongo".*Use one of: 'cookie', 'memory'/],
+    [{ session: { secrets: 'one' } }, /`session\.secrets` must be an array/],
+    [{ session: { secrets: [''] } }, /`session\.secrets` must be an array of non-empty strings/],
+    [{ session: { key: 'a b' } }, /`session\.key`/],
+    [{ cookie: { maxAge: -1 } }, /`cookie\.maxAge` must be a positive number/],
+    [{ cookie: { maxAge: 401 * 86400 } }, /400 days/],
+    [{ cookie: { maxAge: 60, expires: new Date() } }, /both set/],
+    [{ cookie: { sameSite: 'sideways' } }, /`cookie\.sameSite`/],
+    [{ cookie: { path: 'relative' } }, /`cookie\.path`/],
+    [{ session: { rolling: 'yes' } }, /`session\.rolling`/],
+    [{ session: { absoluteTimeout: 0 } }, /`session\.absoluteTimeout`/],
+    [{ adapter: { name: 'cookie', options: { maxSize: 9000 } } }, /only applies with chunk: true/],
+    [{ adapter: { name: 'cookie', options: { chunk: true, maxSize: 100_000 } } }, /maxSize.*from 4096 to 15360/]
+  ])('refuses %j with a SessionConfigError naming the option and the fix', (options, message) => {
+    const attempt = () => build({ session: { secrets }, ...options } as SessionOptions);
+    expect(attempt).toThrow(SessionConfigError);
+    expect(attempt).toThrow(message);
+  });
+
+  it('without secrets outside production: a random per-process secret and one warning', () => {
+    process.env.NODE_ENV = 'development';
+    const a = build({});
+    const b = build({});
+    expect(a.secrets).toEqual(b.secrets);
+    expect(a.secrets[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0][0])).toMatch(/will not survive a restart/);
+  });
+
+  it('without secrets in production: a SessionConfigError', () => {
+    process.env.NODE_ENV = 'production';
+    expect(() => build({})).toThrow(SessionConfigError);
+    expect(() => build({ session: { secrets: [] } })).toThrow(/`session\.secrets` is missing and NODE_ENV is production/);
+  });
+
+  it('warns once about a secret shorter than 32 characters', () => {
+    build({ session: { secrets: ['short'] } });
+    build({ session: { secrets: ['short'] } });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0][0])).toMatch(/shorter than 32 characters/);
+  });
+
+  it('turns maxAge into the lifetime and rolling: true into a throttle of at most a minute', () => {
+    expect(build({ session: { secrets, rolling: true }, cookie: { maxAge: 3600 } })).toMatchObject({ lifetime: 3_600_000, persistent: true, rollingInterval: 60_000 });
+    expect(build({ session: { secrets, rolling: true }, cookie: { maxAge: 10 } }).rollingInterval).toBe(5000);
+    expect(build({ session: { secrets, rolling: 30 } }).rollingInterval).toBe(30_000);
+  });
+
+  it('caps the expiry by absoluteTimeout from creation', () => {
+    const config = build({ session: { secrets, absoluteTimeout: 100 }, cookie: { maxAge: 60 } });
+    expect(config.expiryAt(50_000, 0)).toBe(100_000);
+    expect(config.expiryAt(10_000, 0)).toBe(70_000);
+  });
+});
