@@ -41,6 +41,17 @@ describe.each([
       await expect(make([current, older]).verify('data', foreign)).resolves.toBe('invalid');
     });
 
+    it('refuses a non-canonical spelling of a valid signature (spare bits of the last character set)', async () => {
+      const signer = make([current]);
+      const good = await signer.sign('data');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(good[42]);
+      expect(last & 3).toBe(0);
+      const twin = good.slice(0, 42) + alphabet[last | 1];
+      expect(Buffer.from(twin, 'base64url')).toEqual(Buffer.from(good, 'base64url'));
+      await expect(signer.verify('data', twin)).resolves.toBe('invalid');
+    });
+
     it('refuses a signature over other data', async () => {
       const signer = make([current]);
       await expect(signer.verify('datb', await signer.sign('data'))).resolves.toBe('invalid');

@@ -3,7 +3,7 @@ import { inject, injectable } from 'tsyringe';
 import type { SessionConfig } from '../config.js';
 import { Tokens } from '../tokens.js';
 import type { SignatureCheck, Signer } from '../types.js';
-import { base64urlToBytes } from './base64url.js';
+import { base64urlToBytes, bytesToBase64url } from './base64url.js';
 import { nodeCrypto } from './node-crypto.js';
 
 /** HMAC-SHA256 gives 32 bytes: 43 base64url characters. */
@@ -32,7 +32,9 @@ export class HmacSigner implements Signer {
   async verify(data: string, signature: string): Promise<SignatureCheck> {
     if (signature.length !== SIGNATURE_LENGTH) return 'invalid';
     const given = base64urlToBytes(signature);
-    if (!given || given.length !== 32) return 'invalid';
+    // Decoders ignore the last character's two spare bits; accept only the canonical spelling,
+    // so that one envelope has exactly one valid form.
+    if (!given || given.length !== 32 || bytesToBase64url(given) !== signature) return 'invalid';
     for (let i = 0; i < this.#keys.length; i++) {
       const expected = this.#crypto.createHmac('sha256', this.#keys[i]).update(data).digest();
       if (this.#crypto.timingSafeEqual(expected, given)) return i === 0 ? 'valid' : 'rotated';

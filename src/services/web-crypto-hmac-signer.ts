@@ -33,7 +33,8 @@ export class WebCryptoHmacSigner implements Signer {
   async verify(data: string, signature: string): Promise<SignatureCheck> {
     if (signature.length !== SIGNATURE_LENGTH) return 'invalid';
     const given = base64urlToBytes(signature);
-    if (!given || given.length !== 32) return 'invalid';
+    // Only the canonical spelling: decoders ignore the last character's two spare bits.
+    if (!given || given.length !== 32 || bytesToBase64url(given) !== signature) return 'invalid';
     const bytes = encoder.encode(data);
     for (let i = 0; i < this.#keys.length; i++) {
       if (await crypto.subtle.verify('HMAC', await this.#keys[i], given as Uint8Array<ArrayBuffer>, bytes)) {

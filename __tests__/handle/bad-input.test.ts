@@ -1,0 +1,101 @@
+/**
+ * Bad client input (SPEC §4.5): every kind of broken session cookie gives a fresh, empty session,
+ * never an exception or a 5xx, on both strategies, through real SvelteKit.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSessionContainer } from '../../src/container.js';
+import { textToBase64url } from '../../src/services/base64url.js';
+import { Tokens } from '../../src/tokens.js';
+import type { CookieCodec, SessionOptions } from '../../src/types.js';
+import { ops, results } from '../helpers/kit-app.js';
+import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
+
+const adapters: Array<[string, SessionOptions['adapter']]> = [
+  ['cookie', { name: 'cookie', options: { chunk: true } }],
+  ['memory', { name: 'memory' }]
+];
+
+describe.each(adapters)('bad session cookies: %s strategy', (_name, adapter) => {
+  async function validCookie(): Promise<{ value: string; app: Awaited<ReturnType<typeof sessionApp>> }> {
+    const app = await sessionApp({ adapter });
+    const b = app.browser();
+    await b.get(`/page${ops(['set', 'a', 1])}`);
+    return { value: b.cookies().__sid, app };
+  }
+
+  const cases: Array<[string, (valid: string) => Record<string, string> | string]> = [
+    ['a malformed value', () => 'not-an-envelope'],
+    ['an empty value', () => ''],
+    ['a wrong signature', (v) => v.slice(0, -1) + (v.endsWith('A') ? 'B' : 'A')],
+    ['a truncated value', (v) => v.slice(0, Math.floor(v.length / 2))],
+    ['the signature cut off', (v) => v.slice(0, v.lastIndexOf('.'))],
+    ['an unknown envelope version', (v) => '9' + v.slice(1)],
+    ['random bytes (base64)', () => randomBytes(200).toString('base64')],
+    ['random bytes (latin-1 escaped)', () => encodeURIComponent(randomBytes(64).toString('latin1'))],
+    ['a 10 KB value', () => 'A'.repeat(10_240)],
+    ['a 10 KB value shaped like an envelope', (v) => v.replace(/\.[^.]*\.[^.]*$/, `.${'A'.repeat(10_000)}.sig`)],
+    ['broken percent-escapes', () => '%E0%A4%A%ZZ%'],
+    ['a chunk marker with missing chunks', (v) => `~3~${v}`],
+    ['a chunk marker with an absurd count', (v) => `~99~${v}`]
+  ];
+
+  it.each(cases)('%s gives a fresh session, not an error', async (_case, mutate) => {
+    const { value, app } = await validCookie();
+    const mutated = mutate(value);
+    const response = await app.app.respond(
+      new Request(`http://localhost/page${ops(['data'], ['id'], ['incr', 'n'])}`, {
+        headers: { cookie: `other=1; __sid=${mutated}` }
+      })
+    );
+    expect(response.status).toBe(200);
+    expect(await results(response.clone())).toEqual([{}, '', 1]);
+    expect(app.app.errors()).toEqual([]);
+    // The next write mints a new session: the broken cookie is replaced.
+    expect(sessionCookies(response)[0]).toMatch(/^__sid=1\./);
+  });
+
+  it('a cookie header with broken escapes elsewhere still reads the session', async () => {
+    const { value, app } = await validCookie();
+    const response = await app.app.respond(
+      new Request(`http://localhost/page${ops(['get', 'a'])}`, { headers: { cookie: `bad=%E0%A4%A; __sid=${value}; x=%` } })
+    );
+    expect(await results(response)).toEqual([1]);
+  });
+
+  it('a validly signed envelope whose data carries __proto__ keys changes no prototype', async () => {
+    const options: SessionOptions = { adapter, session: { secrets: [SECRET] } };
+    const codec = createSessionContainer(options).resolve<CookieCodec>(Tokens.CookieCodec);
+    const payload = textToBase64url('{"__proto__":{"polluted":"yes"},"ok":1,"nested":{"__proto__":{"polluted":"yes"}},"constructor":{"prototype":{"polluted":"yes"}}}');
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    const [cookie] = await codec.write({ id: 'AbCdEfGhIjKlMnOpQrStUvWx', created: now, expires: now + 3_600_000, payload });
+    const { app } = await sessionApp({ adapter });
+    const response = await app.respond(
+      new Request(`http://localhost/page${ops(['data'], ['get', 'ok'], ['get', 'nested'])}`, { headers: { cookie: `__sid=${cookie.value}` } })
+    );
+    expect(response.status).toBe(200);
+    const [data, ok, nested] = await results(response);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    if (adapter!.name === 'cookie') {
+      expect(data).toEqual({ ok: 1, nested: {} });
+      expect([ok, nested]).toEqual([1, {}]);
+    } else {
+      // The memory store does not know this id: it is never adopted.
+      expect([data, ok]).toEqual([{}, null]);
+    }
+  });
+
+  it('a validly signed id the store does not know is never adopted: the next write mints a new id', async () => {
+    const options: SessionOptions = { adapter, session: { secrets: [SECRET] } };
+    const codec = createSessionContainer(options).resolve<CookieCodec>(Tokens.CookieCodec);
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    const planted = 'PlantedByAnAttacker00000';
+    const [cookie] = await codec.write({ id: planted, created: now, expires: now + 3_600_000, payload: '' });
+    const { browser } = await sessionApp({ adapter });
+    const victim = browser();
+    victim.setCookie('__sid', cookie.value);
+    const [, , id] = await results(await victim.get(`/page${ops(['set', 'user', 'victim'], ['save'], ['id'])}`));
+    expect(id).not.toBe(planted);
+    expect(victim.cookies().__sid).not.toContain(planted);
+  });
+});

@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { publint } from 'publint';
+
+const root = join(import.meta.dirname, '..');
+
+/**
+ * The package as it is published: `tsc` output in dist/ with declarations and decorator metadata,
+ * the exports SPEC §9 names, and nothing publint objects to.
+ */
+describe('the published package', () => {
+  beforeAll(() => {
+    execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe' });
+  }, 120_000);
+
+  it('has no publint messages', async () => {
+    const { messages } = await publint({ pkgDir: root, strict: true });
+    expect(messages).toEqual([]);
+  });
+
+  it('exports every name of SPEC §9 from dist/index.js, with declarations', async () => {
+    const entry = await import(join(root, 'dist/index.js'));
+    for (const name of [
+      'handleSession',
+      'SessionStorage',
+      'BaseStrategy',
+      'CookieSessionStrategy',
+      'MemoryStrategy',
+      'SessionError',
+      'SessionConfigError',
+      'SessionStoreError',
+      'Tokens',
+      'HmacSigner',
+      'WebCryptoHmacSigner',
+      'ChunkedCookieCodec'
+    ]) {
+      expect(entry[name]).toBeDefined();
+    }
+    const types = readFileSync(join(root, 'dist/index.d.ts'), 'utf8');
+    for (const name of ['SessionData', 'FlashSessionData', 'SessionStorageStrategy', 'SessionOptions', 'CookieOptions', 'SessionStorageOptions']) {
+      expect(types).toContain(name);
+    }
+  });
+
+  it('ships decorator metadata, so injection works without the user compiling decorators', () => {
+    const signer = readFileSync(join(root, 'dist/services/hmac-signer.js'), 'utf8');
+    expect(signer).toMatch(/__metadata\("design:paramtypes"/);
+    expect(existsSync(join(root, 'dist/services/hmac-signer.d.ts'))).toBe(true);
+  });
+});
