@@ -13,7 +13,8 @@ const config: Config = {
   setupFiles: ['reflect-metadata'],
   globalSetup: './__tests__/helpers/global-setup.ts',
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
-  testTimeout: 30_000
+  testTimeout: 30_000,
+  reporters: ['default', '<rootDir>/__tests__/helpers/summary-reporter.cjs']
 };
 
 export default config;

@@ -1,6 +1,8 @@
 /** What only the cookie strategy does: chunking, size errors, secret rotation. Real SvelteKit. */
 import { ops, results } from '../helpers/kit-app.js';
-import { sessionApp, sessionCookies } from '../helpers/session-app.js';
+import { WebCryptoHmacSigner } from '../../src/services/web-crypto-hmac-signer.js';
+import { Tokens } from '../../src/tokens.js';
+import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
 
 const OLD = 'the-old-secret-0123456789abcdef-xyz';
 const NEW = 'the-new-secret-0123456789abcdef-xyz';
@@ -62,6 +64,31 @@ describe('CookieSessionStrategy through handleSession', () => {
     expect(await results(await check.get(`/page${ops(['get', 'a'])}`))).toEqual([1]);
     check.setCookie('__sid', oldCookie);
     expect(await results(await check.get(`/page${ops(['get', 'a'])}`))).toEqual([null]);
+  });
+
+  it('with cookie.expires, every session ends at that date, on the server too', async () => {
+    const start = Math.floor(Date.now() / 1000) * 1000;
+    const fixed = await sessionApp({ adapter: { name: 'cookie' }, cookie: { expires: new Date(start + 120_000) } });
+    fixed.clock.time = start;
+    const b = fixed.browser();
+    const first = await b.get(`/page${ops(['set', 'a', 1])}`);
+    expect(sessionCookies(first)[0]).toMatch(/Max-Age=120; Expires=/);
+    fixed.clock.advance(119);
+    expect(await results(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([1]);
+    fixed.clock.advance(1);
+    expect(await results(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([null]);
+  });
+
+  it('the Web Crypto signer writes the same wire format as the node:crypto one', async () => {
+    const web = await sessionApp({ adapter: { name: 'cookie' } }, undefined, (services) =>
+      services.register(Tokens.Signer, { useValue: new WebCryptoHmacSigner({ secrets: [SECRET] }) })
+    );
+    const b = web.browser();
+    await b.get(`/page${ops(['set', 'a', 1])}`);
+    const node = await sessionApp({ adapter: { name: 'cookie' } });
+    const other = node.browser();
+    other.setCookie('__sid', b.cookies().__sid);
+    expect(await results(await other.get(`/page${ops(['get', 'a'])}`))).toEqual([1]);
   });
 
   it('marks cookies Secure except on http://localhost, as SvelteKit does', async () => {

@@ -38,13 +38,19 @@ describe('a failing store', () => {
   });
   afterEach(() => logged.mockRestore());
 
-  it('fails the request with 503 on read and on write, logs a SessionStoreError with cause, and recovers', async () => {
+  /** An app on a FlakyStore, with one browser whose session holds a = 1. */
+  async function withSession() {
     const store = new FlakyStore();
     const { browser } = await sessionApp({ adapter: { name: 'memory' } }, undefined, (services) =>
       services.register(Tokens.Strategy, { useValue: store })
     );
     const b = browser();
     await b.get(`/page${ops(['set', 'a', 1])}`);
+    return { store, browser, b };
+  }
+
+  it('fails the request with 503 on read and on write, logs a SessionStoreError with cause, and recovers', async () => {
+    const { store, browser, b } = await withSession();
 
     store.down = true;
     const read = await b.get(`/page${ops(['get', 'a'])}`);
@@ -65,12 +71,7 @@ describe('a failing store', () => {
   });
 
   it('a data request gets a 503 JSON answer, not an empty session', async () => {
-    const store = new FlakyStore();
-    const { browser } = await sessionApp({ adapter: { name: 'memory' } }, undefined, (services) =>
-      services.register(Tokens.Strategy, { useValue: store })
-    );
-    const b = browser();
-    await b.get(`/page${ops(['set', 'a', 1])}`);
+    const { store, b } = await withSession();
     store.down = true;
     const response = await b.get(`/page/__data.json${ops(['get', 'a'])}`);
     expect(response.status).toBe(503);
