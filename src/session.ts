@@ -274,9 +274,12 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       return;
     }
 
+    // Rolling: refresh when the last write is at least one interval old and the refresh would
+    // actually move the expiry (not when it already sits at the absolute cap).
+    const expires = config.expiryAt(now, this.#created);
     const rollingDue =
       config.rollingInterval > 0 &&
-      config.fixedExpiry === undefined &&
+      expires > this.#expires &&
       now - (this.#expires - config.lifetime) >= config.rollingInterval;
     if (changes.size === 0 && !rollingDue) {
       if (this.#stale) await this.#issue(now);
@@ -285,7 +288,6 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     }
 
     // An existing session with changes (or due for a rolling refresh): write it with a new expiry.
-    const expires = config.expiryAt(now, this.#created);
     const record = applyTo(this.#record, changes);
     if (inCookie) {
       if (changes.size > 0) this.#payload = await strategy.createData(record, new Date(expires), context);

@@ -264,6 +264,14 @@ describe.each(strategies)('session contract: %s strategy', (_name, adapter) => {
       expect(await results(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([1]);
     });
 
+    it('rolling does not write once the expiry sits at the absolute cap', async () => {
+      const { browser, clock } = await setup({ cookie: { maxAge: 600 }, session: { rolling: 60, absoluteTimeout: 300 } });
+      const b = browser();
+      await b.get(`/page${ops(['set', 'a', 1])}`);
+      clock.advance(100);
+      expect(sessionCookies(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([]);
+    });
+
     it('absoluteTimeout ends a session at its age limit, whatever the activity', async () => {
       const { browser, clock } = await setup({ cookie: { maxAge: 600 }, session: { rolling: 1, absoluteTimeout: 100 } });
       const b = browser();
