@@ -33,7 +33,8 @@ describe('the published package', () => {
       'Tokens',
       'HmacSigner',
       'WebCryptoHmacSigner',
-      'ChunkedCookieCodec'
+      'ChunkedCookieCodec',
+      'createCustomStrategy'
     ]) {
       expect(entry[name]).toBeDefined();
     }
@@ -41,6 +42,12 @@ describe('the published package', () => {
     for (const name of ['SessionData', 'FlashSessionData', 'SessionStorageStrategy', 'SessionOptions', 'CookieOptions', 'SessionStorageOptions']) {
       expect(types).toContain(name);
     }
+  });
+
+  it('offers the conformance helper at @svelte-dev/session/conformance, outside the main entry', async () => {
+    const conformance = await import(join(root, 'dist/conformance.js'));
+    expect(typeof conformance.strategyConformance).toBe('function');
+    expect(readFileSync(join(root, 'dist/index.js'), 'utf8')).not.toMatch(/conformance|node:assert/);
   });
 
   it('ships decorator metadata, so injection works without the user compiling decorators', () => {

@@ -1,6 +1,6 @@
 import type { SerializeOptions } from 'cookie';
 import { SessionConfigError } from './errors.js';
-import type { AdapterOptions, CookieOptions, SessionOptions } from './types.js';
+import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptions } from './types.js';
 
 const DAY = 86_400_000;
 /** RFC 6265bis caps cookie lifetimes at 400 days; browsers clamp longer ones silently. */
@@ -36,6 +36,16 @@ function developmentSecret(): string {
 function isProduction(): boolean {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
     ?.NODE_ENV === 'production';
+}
+
+const STRATEGY_METHODS = ['createData', 'readData', 'updateData', 'deleteData'] as const;
+
+/** Throws a SessionConfigError naming the store methods `candidate` lacks. */
+export function checkStrategyMethods(candidate: unknown, where: string): void {
+  const missing = STRATEGY_METHODS.filter((m) => typeof (candidate as Record<string, unknown> | null)?.[m] !== 'function');
+  if (missing.length > 0) {
+    throw new SessionConfigError(`${where} lacks ${missing.map((m) => `${m}()`).join(', ')}. A store implements createData, readData, updateData and deleteData (see SessionStorageStrategy), or extends BaseStrategy.`);
+  }
 }
 
 function fail(option: string, problem: string, fix: string): never {
@@ -84,7 +94,7 @@ export class SessionConfig {
       fail('options', `must be an object, got ${typeof options}`, 'Call handleSession({ session: { secrets: [...] } }).');
     }
     this.adapter = SessionConfig.#adapter(options.adapter);
-    const cookieOptions = this.adapter.name === 'cookie' ? (this.adapter.options ?? {}) : {};
+    const cookieOptions: CookieStrategyOptions = this.adapter.name === 'cookie' && !this.adapter.strategy ? (this.adapter.options ?? {}) : {};
     this.chunk = cookieOptions.chunk === true;
     if (cookieOptions.maxSize !== undefined && !this.chunk) {
       fail('adapter.options.maxSize', 'only applies with chunk: true', 'Add chunk: true, or remove maxSize (one cookie holds at most 4096 bytes).');
@@ -161,6 +171,11 @@ export class SessionConfig {
 
   static #adapter(adapter: SessionOptions['adapter']): AdapterOptions {
     if (adapter === undefined) return { name: 'cookie' };
+    const strategy = (adapter as { strategy?: unknown })?.strategy;
+    if (strategy !== undefined) {
+      checkStrategyMethods(typeof strategy === 'function' ? strategy.prototype : strategy, 'handleSession(): `adapter.strategy`');
+      return adapter;
+    }
     const name = (adapter as { name?: unknown })?.name;
     if (!KNOWN_ADAPTERS.includes(name as (typeof KNOWN_ADAPTERS)[number])) {
       fail('adapter.name', `is ${JSON.stringify(name)}, which is not a known adapter`, `Use one of: ${KNOWN_ADAPTERS.map((n) => `'${n}'`).join(', ')}.`);

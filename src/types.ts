@@ -99,8 +99,20 @@ export interface MemoryStrategyOptions {
 
 /** Which strategy keeps the data. */
 export type AdapterOptions =
-  | { name: 'cookie'; options?: CookieStrategyOptions }
-  | { name: 'memory'; options?: MemoryStrategyOptions };
+  | { name: 'cookie'; options?: CookieStrategyOptions; strategy?: undefined }
+  | { name: 'memory'; options?: MemoryStrategyOptions; strategy?: undefined }
+  | {
+      name?: string;
+      /**
+       * Your own store: a `BaseStrategy` instance, any object with the four methods (see
+       * `createCustomStrategy`), or a class built per request as `new Strategy(event, options)`.
+       */
+      strategy:
+        | SessionStorageStrategy<any, any>
+        | (new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>);
+      /** Handed to a per-request strategy class as its second constructor argument. */
+      options?: Record<string, unknown>;
+    };
 
 /** The `session` part of {@link SessionOptions}. */
 export interface SessionStorageOptions {

@@ -1,0 +1,96 @@
+/**
+ * The store contract as a test suite, for your own strategy:
+ *
+ * ```ts
+ * import { strategyConformance } from '@svelte-dev/session/conformance';
+ * strategyConformance('SqliteStrategy', () => new SqliteStrategy(new Database(':memory:')));
+ * ```
+ *
+ * It registers its cases with the runner's global `describe`/`it` (jest, or vitest with globals)
+ * and asserts with `node:assert`, so it needs no particular runner. A separate entry point keeps
+ * `node:assert` out of the main bundle (Workers).
+ */
+import assert from 'node:assert/strict';
+import type { SessionStorageStrategy, StrategyContext } from './types.js';
+
+type Suite = (name: string, body: () => void) => void;
+type Case = (name: string, body: () => Promise<void>) => void;
+
+export interface ConformanceOptions {
+  /** The per-request context some stores need (a Workers KV binding, say). */
+  context?: () => StrategyContext;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function strategyConformance(
+  name: string,
+  factory: () => SessionStorageStrategy<any, any> | Promise<SessionStorageStrategy<any, any>>,
+  options: ConformanceOptions = {}
+): void {
+  const { describe, it } = globalThis as unknown as { describe?: Suite; it?: Case };
+  if (typeof describe !== 'function' || typeof it !== 'function') {
+    throw new Error('strategyConformance() needs the global describe() and it() of a test runner (jest, or vitest with globals: true).');
+  }
+  const later = () => new Date(Date.now() + 3_600_000);
+  const ctx = () => options.context?.();
+
+  describe(`${name} (session strategy contract)`, () => {
+    it('createData() returns an id of 1-128 characters of [A-Za-z0-9_-], fresh each time', async () => {
+      const strategy = await factory();
+      const a = await strategy.createData({ n: 1 }, later(), ctx());
+      const b = await strategy.createData({ n: 1 }, later(), ctx());
+      assert.match(a, ID);
+      assert.match(b, ID);
+      assert.notEqual(a, b);
+    });
+
+    it('readData() returns what was stored, flash keys included', async () => {
+      const strategy = await factory();
+      const data = { user: { id: 7, roles: ['a'] }, n: 1.5, s: 'é✓', t: true, z: null, __flash_msg__: 'hi' };
+      const id = await strategy.createData(data, later(), ctx());
+      assert.deepEqual(await strategy.readData(id, ctx()), data);
+    });
+
+    it('keeps a copy: changing the object after createData() changes nothing stored', async () => {
+      const strategy = await factory();
+      const data = { cart: ['a'] };
+      const id = await strategy.createData(data, later(), ctx());
+      data.cart.push('b');
+      assert.deepEqual(await strategy.readData(id, ctx()), { cart: ['a'] });
+    });
+
+    it('readData() of an unknown id is null', async () => {
+      const strategy = await factory();
+      assert.equal(await strategy.readData('unknown-id-0000000000000', ctx()), null);
+    });
+
+    it('updateData() replaces the record', async () => {
+      const strategy = await factory();
+      const id = await strategy.createData({ a: 1, b: 2 }, later(), ctx());
+      await strategy.updateData(id, { b: 3 }, later(), ctx());
+      assert.deepEqual(await strategy.readData(id, ctx()), { b: 3 });
+    });
+
+    it('deleteData() forgets the record; deleting an unknown id is not an error', async () => {
+      const strategy = await factory();
+      const id = await strategy.createData({ a: 1 }, later(), ctx());
+      await strategy.deleteData(id, ctx());
+      assert.equal(await strategy.readData(id, ctx()), null);
+      await strategy.deleteData('unknown-id-0000000000000', ctx());
+    });
+
+    it('applyChanges(), where present, merges changes and never re-creates a deleted record', async () => {
+      const strategy = (await factory()) as SessionStorageStrategy<any, any> & {
+        applyChanges?: (id: string, changes: ReadonlyMap<string, unknown>, expires?: Date, context?: StrategyContext) => Promise<boolean>;
+      };
+      if (typeof strategy.applyChanges !== 'function') return;
+      const id = await strategy.createData({ a: 1, b: 2 }, later(), ctx());
+      assert.equal(await strategy.applyChanges(id, new Map<string, unknown>([['a', undefined], ['c', 3]]), later(), ctx()), true);
+      assert.deepEqual(await strategy.readData(id, ctx()), { b: 2, c: 3 });
+      await strategy.deleteData(id, ctx());
+      assert.equal(await strategy.applyChanges(id, new Map([['d', 4]]), later(), ctx()), false);
+      assert.equal(await strategy.readData(id, ctx()), null);
+    });
+  });
+}

@@ -1,0 +1,84 @@
+import type { RequestEvent } from '@sveltejs/kit';
+import { checkStrategyMethods } from '../config.js';
+import { SessionError } from '../errors.js';
+import type { FlashSessionData, SessionData, SessionStorageStrategy, StrategyContext } from '../types.js';
+import { BaseStrategy } from './base-strategy.js';
+
+/**
+ * A strategy from four functions, for stores too small to deserve a class.
+ *
+ * @example
+ * ```ts
+ * const rows = new Map<string, string>();
+ * const strategy = createCustomStrategy({
+ *   async createData(data) { const id = crypto.randomUUID(); rows.set(id, JSON.stringify(data)); return id; },
+ *   async readData(id) { const row = rows.get(id); return row ? JSON.parse(row) : null; },
+ *   async updateData(id, data) { rows.set(id, JSON.stringify(data)); },
+ *   async deleteData(id) { rows.delete(id); }
+ * });
+ * export const handle = handleSession({ adapter: { strategy }, session: { secrets } });
+ * ```
+ * @throws SessionConfigError when a method is missing.
+ */
+export function createCustomStrategy<Data = SessionData, FlashData = Data>(
+  methods: SessionStorageStrategy<Data, FlashData>
+): BaseStrategy<Data, FlashData> {
+  checkStrategyMethods(methods, 'createCustomStrategy()');
+  return new (class CustomStrategy extends BaseStrategy<Data, FlashData> {
+    createData(data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext) {
+      return methods.createData(data, expires, context);
+    }
+    readData(id: string, context?: StrategyContext) {
+      return methods.readData(id, context);
+    }
+    updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext) {
+      return methods.updateData(id, data, expires, context);
+    }
+    deleteData(id: string, context?: StrategyContext) {
+      return methods.deleteData(id, context);
+    }
+  })();
+}
+
+/** A strategy class written the older way: built per request with `(event, options)`. */
+export type PerRequestStrategyClass = new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>;
+
+/**
+ * Runs a {@link PerRequestStrategyClass}: one instance per request, made on first use with that
+ * request's event and the adapter's options, and reused by every call of that request.
+ */
+export class PerRequestStrategy extends BaseStrategy<any, any> {
+  readonly #instances = new WeakMap<RequestEvent, SessionStorageStrategy<any, any>>();
+
+  constructor(
+    private readonly Strategy: PerRequestStrategyClass,
+    private readonly options: unknown
+  ) {
+    super();
+  }
+
+  createData(data: SessionData, expires?: Date, context?: StrategyContext) {
+    return this.#for(context).createData(data, expires);
+  }
+  readData(id: string, context?: StrategyContext) {
+    return this.#for(context).readData(id);
+  }
+  updateData(id: string, data: SessionData, expires?: Date, context?: StrategyContext) {
+    return this.#for(context).updateData(id, data, expires);
+  }
+  deleteData(id: string, context?: StrategyContext) {
+    return this.#for(context).deleteData(id);
+  }
+
+  #for(context: StrategyContext | undefined): SessionStorageStrategy<any, any> {
+    if (!context) {
+      throw new SessionError('SESSION_UNSUPPORTED', `${this.Strategy.name || 'This strategy'} is built per request with (event, options); call it with a request context.`);
+    }
+    let instance = this.#instances.get(context.event);
+    if (!instance) {
+      instance = new this.Strategy(context.event, this.options);
+      this.#instances.set(context.event, instance);
+    }
+    return instance;
+  }
+}
