@@ -8,6 +8,7 @@ import { MemoryStrategy } from '../src/strategies/memory-strategy.js';
 import { Tokens } from '../src/tokens.js';
 import type { SignatureCheck, Signer } from '../src/types.js';
 import { FakeClock } from './helpers/fakes.js';
+import { MapStrategy } from './helpers/map-strategy.js';
 import { ops, results } from './helpers/kit-app.js';
 import { SECRET, sessionApp, sessionCookies } from './helpers/session-app.js';
 
@@ -66,25 +67,6 @@ describe('overriding services through the container', () => {
   });
 
   it('a Strategy registered on the container keeps the data (a user store, subclassing BaseStrategy without decorators)', async () => {
-    const { BaseStrategy } = await import('../src/strategies/base-strategy.js');
-    class MapStrategy extends BaseStrategy {
-      rows = new Map<string, string>();
-      async createData(data: object) {
-        const id = crypto.randomUUID().replaceAll('-', '');
-        this.rows.set(id, JSON.stringify(data));
-        return id;
-      }
-      async readData(id: string) {
-        const row = this.rows.get(id);
-        return row ? JSON.parse(row) : null;
-      }
-      async updateData(id: string, data: object) {
-        this.rows.set(id, JSON.stringify(data));
-      }
-      async deleteData(id: string) {
-        this.rows.delete(id);
-      }
-    }
     const store = new MapStrategy();
     const { browser } = await sessionApp({}, undefined, (services) => services.register(Tokens.Strategy, { useValue: store }));
     const b = browser();

@@ -6,36 +6,18 @@ import type { RequestEvent } from '@sveltejs/kit';
 import { strategyConformance } from '../../src/conformance.js';
 import { SessionConfigError } from '../../src/errors.js';
 import { handleSession } from '../../src/handle.js';
-import { BaseStrategy } from '../../src/strategies/base-strategy.js';
 import { createCustomStrategy, PerRequestStrategy } from '../../src/strategies/custom-strategy.js';
 import { MemoryStrategy } from '../../src/strategies/memory-strategy.js';
 import type { SessionStorageStrategy } from '../../src/types.js';
 import { FakeClock } from '../helpers/fakes.js';
+import { MapStrategy } from '../helpers/map-strategy.js';
 import { NanoidGenerator } from '../../src/services/id-generator.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp } from '../helpers/session-app.js';
 
 const newId = () => crypto.randomUUID().replaceAll('-', '');
 
-/** Form 1: a BaseStrategy subclass written without decorators. */
-class MapStrategy extends BaseStrategy {
-  rows = new Map<string, string>();
-  async createData(data: object) {
-    const id = newId();
-    this.rows.set(id, JSON.stringify(data));
-    return id;
-  }
-  async readData(id: string) {
-    const row = this.rows.get(id);
-    return row ? JSON.parse(row) : null;
-  }
-  async updateData(id: string, data: object) {
-    this.rows.set(id, JSON.stringify(data));
-  }
-  async deleteData(id: string) {
-    this.rows.delete(id);
-  }
-}
+/** Form 1: a BaseStrategy subclass written without decorators: MapStrategy (helpers). */
 
 /** Form 2: createCustomStrategy over four functions. */
 function functionsStrategy() {
