@@ -7,9 +7,9 @@ import { NanoidGenerator } from './services/id-generator.js';
 import { nodeCrypto } from './services/node-crypto.js';
 import { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
 import { SessionEngine } from './session-engine.js';
-import { BaseStrategy } from './strategies/base-strategy.js';
+import type { BaseStrategy } from './strategies/base-strategy.js';
 import { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
-import { createCustomStrategy, PerRequestStrategy } from './strategies/custom-strategy.js';
+import { toBaseStrategy } from './strategies/custom-strategy.js';
 import { MemoryStrategy } from './strategies/memory-strategy.js';
 import { Tokens } from './tokens.js';
 import type { SessionOptions } from './types.js';
@@ -36,18 +36,14 @@ export function createSessionContainer(options: SessionOptions = {}): Dependency
   // it (several times faster), Web Crypto elsewhere (Workers without nodejs_compat).
   provide(Tokens.Signer, nodeCrypto() ? HmacSigner : WebCryptoHmacSigner);
   provide(Tokens.CookieCodec, ChunkedCookieCodec);
-  const own = config.adapter.strategy;
-  if (own !== undefined && !child.isRegistered(Tokens.Strategy, true)) {
+  if (!child.isRegistered(Tokens.Strategy, true)) {
+    const own = config.adapter.strategy;
     child.register(Tokens.Strategy, {
-      useValue:
-        own instanceof BaseStrategy
-          ? own
-          : typeof own === 'function'
-            ? new PerRequestStrategy(own, config.adapter.options ?? {})
-            : createCustomStrategy(own)
+      useValue: own
+        ? toBaseStrategy(own, config.adapter.options ?? {})
+        : child.resolve<BaseStrategy<any, any>>(config.adapter.name === 'memory' ? MemoryStrategy : CookieSessionStrategy)
     });
   }
-  provide(Tokens.Strategy, config.adapter.name === 'memory' ? MemoryStrategy : CookieSessionStrategy);
   child.register(SessionEngine, { useValue: child.resolve(SessionEngine) });
   return child;
 }

@@ -12,7 +12,6 @@ export { BaseStrategy } from './strategies/base-strategy.js';
 export { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
 export { MemoryStrategy } from './strategies/memory-strategy.js';
 export { createCustomStrategy } from './strategies/custom-strategy.js';
-export type { PerRequestStrategyClass } from './strategies/custom-strategy.js';
 export { HmacSigner } from './services/hmac-signer.js';
 export { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
 export { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
@@ -31,6 +30,7 @@ export type {
   IdGenerator,
   MemoryStrategyOptions,
   OutgoingCookie,
+  PerRequestStrategyClass,
   SessionChanges,
   SessionData,
   SessionOptions,

@@ -97,6 +97,9 @@ export interface MemoryStrategyOptions {
   sweepInterval?: number;
 }
 
+/** A strategy class written the older way: built per request as `new Strategy(event, options)`. */
+export type PerRequestStrategyClass = new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>;
+
 /** Which strategy keeps the data. */
 export type AdapterOptions =
   | { name: 'cookie'; options?: CookieStrategyOptions; strategy?: undefined }
@@ -107,9 +110,7 @@ export type AdapterOptions =
        * Your own store: a `BaseStrategy` instance, any object with the four methods (see
        * `createCustomStrategy`), or a class built per request as `new Strategy(event, options)`.
        */
-      strategy:
-        | SessionStorageStrategy<any, any>
-        | (new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>);
+      strategy: SessionStorageStrategy<any, any> | PerRequestStrategyClass;
       /** Handed to a per-request strategy class as its second constructor argument. */
       options?: Record<string, unknown>;
     };

@@ -1,7 +1,13 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import { checkStrategyMethods } from '../config.js';
 import { SessionError } from '../errors.js';
-import type { FlashSessionData, SessionData, SessionStorageStrategy, StrategyContext } from '../types.js';
+import type {
+  FlashSessionData,
+  PerRequestStrategyClass,
+  SessionData,
+  SessionStorageStrategy,
+  StrategyContext
+} from '../types.js';
 import { BaseStrategy } from './base-strategy.js';
 
 /**
@@ -39,9 +45,6 @@ export function createCustomStrategy<Data = SessionData, FlashData = Data>(
     }
   })();
 }
-
-/** A strategy class written the older way: built per request with `(event, options)`. */
-export type PerRequestStrategyClass = new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>;
 
 /**
  * Runs a {@link PerRequestStrategyClass}: one instance per request, made on first use with that
@@ -81,4 +84,17 @@ export class PerRequestStrategy extends BaseStrategy<any, any> {
     }
     return instance;
   }
+}
+
+/**
+ * The engine-facing strategy for `adapter.strategy`, in any of its three forms: a `BaseStrategy`
+ * as it is, a per-request class, or an object with the four methods.
+ */
+export function toBaseStrategy(
+  strategy: SessionStorageStrategy<any, any> | PerRequestStrategyClass,
+  options: unknown
+): BaseStrategy<any, any> {
+  if (strategy instanceof BaseStrategy) return strategy;
+  if (typeof strategy === 'function') return new PerRequestStrategy(strategy, options);
+  return createCustomStrategy(strategy);
 }
