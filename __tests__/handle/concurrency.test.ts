@@ -3,20 +3,9 @@
  * destroyed session by a request that was still in flight. Real SvelteKit, requests interleaved
  * by holding one of them inside the handle.
  */
-import type { Handle } from '@sveltejs/kit';
+import { gate } from '../helpers/gate.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { sessionApp, sessionCookies } from '../helpers/session-app.js';
-
-/** An inner handle that holds requests carrying `?hold` until `release()`, after their session loaded. */
-function gate() {
-  let release!: () => void;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  const handle: Handle = async ({ event, resolve }) => {
-    if (event.url.searchParams.has('hold')) await opened;
-    return resolve(event);
-  };
-  return { handle, release };
-}
 
 describe('MemoryStrategy under concurrent requests', () => {
   it('two requests changing different keys of one session both keep their change', async () => {

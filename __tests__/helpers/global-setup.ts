@@ -1,6 +1,8 @@
 /**
- * Jest globalSetup: make sure the SvelteKit fixture app is built before any test runs.
- * Cheap when nothing changed (the fixture sources are hashed and compared with a stamp).
+ * Jest globalSetup: before any test runs, build the package into dist/ (tests of the published
+ * package and of the Workers bundle read it; building once here means no test file deletes dist/
+ * while another reads it) and make sure the SvelteKit fixture app is built. The fixture build is
+ * cheap when nothing changed (its sources are hashed and compared with a stamp).
  *
  * Jest runs this file outside its test runtime: it `require`s it through a require hook
  * that applies the ts-jest transform, and `moduleNameMapper` does not apply. Depending on
@@ -11,6 +13,7 @@
  * takes the project root from Jest and loads the build module with a `createRequire`, which
  * goes through Jest's require hook (so it is transpiled) in either case.
  */
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -18,6 +21,9 @@ type BuildModule = typeof import('./build-kit-app.js');
 
 export default async function globalSetup(_globalConfig: unknown, projectConfig: { rootDir: string }): Promise<void> {
 	const rootDir = projectConfig?.rootDir ?? process.cwd();
+	// tsc over the existing dist/ (not `npm run build`, which empties it first): a second test run
+	// started meanwhile never sees dist/ missing.
+	execFileSync(process.execPath, [path.join(rootDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: rootDir, stdio: 'pipe' });
 	const helpersDir = path.join(rootDir, '__tests__', 'helpers');
 	const requireHere = createRequire(path.join(helpersDir, 'global-setup.ts'));
 	const { buildFixture } = requireHere('./build-kit-app.ts') as BuildModule;

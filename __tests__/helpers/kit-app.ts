@@ -54,6 +54,8 @@ export interface KitApp {
 	respond(request: Request): Promise<Response>;
 	/** Installs the `handle` the fixture delegates to; `undefined` restores plain `resolve`. */
 	useHandle(handle: Handle | undefined): void;
+	/** What requests get as `event.platform` from now on (as adapter-cloudflare gives `{ env }`). */
+	usePlatform(platform: App.Platform | undefined): void;
 	/** What the fixture's `handleError` has recorded since the last `clearErrors()`. */
 	errors(): RecordedError[];
 	clearErrors(): void;
@@ -81,11 +83,15 @@ async function createKitApp(): Promise<KitApp> {
 
 	const server = new serverModule.Server(manifestModule.manifest);
 	await server.init({ env: {} });
+	let platform: App.Platform | undefined;
 
 	return {
 		server,
 		respond(request) {
-			return server.respond(request, { getClientAddress: () => '127.0.0.1' });
+			return server.respond(request, { getClientAddress: () => '127.0.0.1', platform });
+		},
+		usePlatform(value) {
+			platform = value;
 		},
 		useHandle(handle) {
 			if (handle) testGlobals.__SESSION_TEST_HANDLE__ = handle;

@@ -23,7 +23,8 @@ export interface SessionApp {
 export async function sessionApp(
   options: SessionOptions = {},
   inner?: Handle,
-  register?: (services: SessionApp['services']) => void
+  register?: (services: SessionApp['services']) => void,
+  platform?: App.Platform
 ): Promise<SessionApp> {
   const app = await loadKitApp();
   const clock = new FakeClock(Math.floor(Date.now() / 1000) * 1000);
@@ -35,6 +36,7 @@ export async function sessionApp(
     inner
   );
   app.useHandle(handle);
+  app.usePlatform(platform);
   app.clearErrors();
   return { app, clock, services, browser: (origin) => new Browser(app, { origin }) };
 }
