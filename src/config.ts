@@ -11,7 +11,7 @@ const COOKIE_LIMIT = 4096;
 const DEFAULT_MAX_SIZE = 7168;
 /** Node's default limit is 16 KiB for all request headers together. */
 const MAX_SIZE_LIMIT = 15 * 1024;
-const KNOWN_ADAPTERS = ['cookie', 'memory'] as const;
+const KNOWN_ADAPTERS = ['cookie', 'memory', 'cloudflare-kv', 'redis'] as const;
 const SAME_SITE = ['lax', 'strict', 'none'];
 /** RFC 6265 token characters: what a cookie name may contain. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -10,9 +10,19 @@ import { SessionEngine } from './session-engine.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
 import { toBaseStrategy } from './strategies/custom-strategy.js';
+import { CloudflareKVStrategy } from './strategies/cloudflare-kv-strategy.js';
 import { MemoryStrategy } from './strategies/memory-strategy.js';
+import { RedisStrategy } from './strategies/redis-strategy.js';
 import { Tokens } from './tokens.js';
 import type { SessionOptions } from './types.js';
+
+/** The built-in strategies, by adapter name. */
+const STRATEGIES: Record<string, new (...args: any[]) => BaseStrategy<any, any>> = {
+  cookie: CookieSessionStrategy,
+  memory: MemoryStrategy,
+  'cloudflare-kv': CloudflareKVStrategy,
+  redis: RedisStrategy
+};
 
 /**
  * The only composition root. Each `handleSession()` call gets its own child container, so two
@@ -41,7 +51,7 @@ export function createSessionContainer(options: SessionOptions = {}): Dependency
     child.register(Tokens.Strategy, {
       useValue: own
         ? toBaseStrategy(own, config.adapter.options ?? {})
-        : child.resolve<BaseStrategy<any, any>>(config.adapter.name === 'memory' ? MemoryStrategy : CookieSessionStrategy)
+        : child.resolve<BaseStrategy<any, any>>(STRATEGIES[config.adapter.name ?? 'cookie'] ?? CookieSessionStrategy)
     });
   }
   child.register(SessionEngine, { useValue: child.resolve(SessionEngine) });

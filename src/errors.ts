@@ -25,8 +25,9 @@ export class SessionError extends Error {
 }
 
 /**
- * A wrong option given to `handleSession()`. Thrown when `handleSession()` is called, never
- * per request; the message names the option and the fix.
+ * A wrong option given to `handleSession()`. Thrown when `handleSession()` is called; the one
+ * exception is what only a request carries (a Workers KV binding in `event.platform.env`), which
+ * is checked on the first request that needs it. The message names the option and the fix.
  */
 export class SessionConfigError extends SessionError {
   override readonly name = 'SessionConfigError';

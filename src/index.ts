@@ -11,6 +11,8 @@ export type { SessionErrorCode } from './errors.js';
 export { BaseStrategy } from './strategies/base-strategy.js';
 export { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
 export { MemoryStrategy } from './strategies/memory-strategy.js';
+export { CloudflareKVStrategy } from './strategies/cloudflare-kv-strategy.js';
+export { RedisStrategy } from './strategies/redis-strategy.js';
 export { createCustomStrategy } from './strategies/custom-strategy.js';
 export { HmacSigner } from './services/hmac-signer.js';
 export { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
@@ -19,6 +21,7 @@ export { SystemClock } from './services/clock.js';
 export { NanoidGenerator } from './services/id-generator.js';
 export type {
   AdapterOptions,
+  CloudflareKVStrategyOptions,
   Clock,
   CookieCodec,
   CookieOptions,
@@ -28,9 +31,12 @@ export type {
   FlashDataKey,
   FlashSessionData,
   IdGenerator,
+  KVNamespaceLike,
   MemoryStrategyOptions,
   OutgoingCookie,
   PerRequestStrategyClass,
+  RedisClientLike,
+  RedisStrategyOptions,
   SessionChanges,
   SessionData,
   SessionOptions,

@@ -97,6 +97,48 @@ export interface MemoryStrategyOptions {
   sweepInterval?: number;
 }
 
+/**
+ * The part of a Workers KV namespace binding the KV strategy uses (Cloudflare's `KVNamespace`
+ * satisfies it).
+ */
+export interface KVNamespaceLike {
+  get(key: string, type: 'text'): Promise<string | null>;
+  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Options of the Workers KV strategy (`adapter: { name: 'cloudflare-kv', options }`). */
+export interface CloudflareKVStrategyOptions {
+  /**
+   * The name of the KV namespace binding, as in `wrangler.toml` (`[[kv_namespaces]] binding = "..."`).
+   * It is read from `event.platform.env` on each request.
+   */
+  namespace: string;
+  /** Prefix of the KV keys. @default 'sess:' */
+  prefix?: string;
+}
+
+/**
+ * A connected Redis client: an `ioredis` client or cluster (`new Redis()`, `new Redis.Cluster()`),
+ * or a `redis` (node-redis) client or cluster (`createClient()`, `createCluster()`) after
+ * `await client.connect()`.
+ */
+export type RedisClientLike = object;
+
+/** Options of the Redis strategy (`adapter: { name: 'redis', options }`). */
+export interface RedisStrategyOptions {
+  /** Your connected client: ioredis or node-redis, single server or cluster. */
+  client: RedisClientLike;
+  /** Prefix of the Redis keys. @default 'sess:' */
+  prefix?: string;
+  /**
+   * The longest, in milliseconds, one request waits on Redis in all (including waiting for a
+   * reconnecting client) before it fails with a `SessionStoreError` (HTTP 503).
+   * @default 2000
+   */
+  timeout?: number;
+}
+
 /** A strategy class written the older way: built per request as `new Strategy(event, options)`. */
 export type PerRequestStrategyClass = new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>;
 
@@ -104,6 +146,8 @@ export type PerRequestStrategyClass = new (event: RequestEvent, options: any) =>
 export type AdapterOptions =
   | { name: 'cookie'; options?: CookieStrategyOptions; strategy?: undefined }
   | { name: 'memory'; options?: MemoryStrategyOptions; strategy?: undefined }
+  | { name: 'cloudflare-kv'; options: CloudflareKVStrategyOptions; strategy?: undefined }
+  | { name: 'redis'; options: RedisStrategyOptions; strategy?: undefined }
   | {
       name?: string;
       /**

@@ -112,3 +112,16 @@ function scrub(value: object, depth: number): void {
     if (inner !== null && typeof inner === 'object') scrub(inner, depth + 1);
   }
 }
+
+/**
+ * Parses a record a server-side store returned. Unlike {@link parseRecord}, text that is not a JSON
+ * object throws: a store answering garbage is a store failure (HTTP 503), never an empty session
+ * whose next write would overwrite the real one.
+ */
+export function parseStoredRecord(text: unknown, where: string): Record<string, unknown> {
+  const record = typeof text === 'string' ? parseRecord(text) : null;
+  if (record === null) {
+    throw new TypeError(`${where} holds ${typeof text === 'string' ? `${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '…' : ''}` : typeof text}, not a session record (a JSON object). Is another program writing under this key prefix?`);
+  }
+  return record;
+}
