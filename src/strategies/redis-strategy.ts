@@ -1,0 +1,263 @@
+import { inject, injectable } from 'tsyringe';
+import { SessionConfigError } from '../errors.js';
+import { isForbiddenKey } from '../services/json.js';
+import { SystemClock } from '../services/clock.js';
+import { NanoidGenerator } from '../services/id-generator.js';
+import { Tokens } from '../tokens.js';
+import type {
+  Clock,
+  FlashSessionData,
+  IdGenerator,
+  RedisStrategyOptions,
+  SessionChanges,
+  SessionData
+} from '../types.js';
+import { BaseStrategy } from './base-strategy.js';
+
+const DAY = 86_400_000;
+const DEFAULT_TIMEOUT = 2000;
+/**
+ * Every record holds this field besides the session's own keys (which are never empty strings),
+ * so a session whose keys were all removed still exists: a concurrent request adding a key to it
+ * must not be taken for one writing to a destroyed session.
+ */
+const MARK = '';
+
+// Scripts touch exactly one key (KEYS[1]), so they run on Redis Cluster too. ARGV[1] is the TTL
+// in milliseconds; field/value pairs follow.
+
+/** Creates the record unless the id is taken. */
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
+/** Replaces the record. */
+const REPLACE = `
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
+/** Applies changes to a record that still exists: ARGV[2] pairs to set, then fields to delete. */
+const APPLY = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for j = i, #ARGV do redis.call('HDEL', KEYS[1], ARGV[j]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`;
+
+/** What the strategy needs of a client, whichever library made it. */
+interface RedisCommands {
+  hgetall(key: string): Promise<unknown>;
+  pexpire(key: string, ms: number): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  eval(script: string, key: string, args: string[]): Promise<unknown>;
+  /** 'ready', 'wait' (connecting would start with a command), 'down', or 'closed' (by the app). */
+  state(): 'ready' | 'wait' | 'down' | 'closed';
+  /** How the app fixes a closed client. */
+  closedHint: string;
+}
+
+type AnyFn = (...args: any[]) => Promise<unknown>;
+
+/** Wraps an ioredis or node-redis client (or cluster) behind one small interface. */
+function commandsOf(client: unknown): RedisCommands {
+  const c = client as Record<string, unknown> & { status?: unknown; isOpen?: unknown; isReady?: unknown };
+  if (c && typeof c.hgetall === 'function' && typeof c.status === 'string') {
+    // ioredis: Redis or Cluster
+    return {
+      hgetall: (key) => (c.hgetall as AnyFn).call(c, key),
+      pexpire: (key, ms) => (c.pexpire as AnyFn).call(c, key, ms),
+      del: (key) => (c.del as AnyFn).call(c, key),
+      eval: (script, key, args) => (c.eval as AnyFn).call(c, script, 1, key, ...args),
+      state() {
+        switch (c.status) {
+          case 'ready':
+            return 'ready';
+          case 'wait':
+            return 'wait';
+          case 'end':
+            return 'closed';
+          default:
+            return 'down';
+        }
+      },
+      closedHint: 'The ioredis client was closed (quit() or disconnect()); hand handleSession a client that stays open.'
+    };
+  }
+  if (c && typeof c.hGetAll === 'function' && typeof c.isReady === 'boolean') {
+    // node-redis: createClient() or createCluster()
+    return {
+      hgetall: (key) => (c.hGetAll as AnyFn).call(c, key),
+      pexpire: (key, ms) => (c.pExpire as AnyFn).call(c, key, ms),
+      del: (key) => (c.del as AnyFn).call(c, key),
+      eval: (script, key, args) => (c.eval as AnyFn).call(c, script, { keys: [key], arguments: args }),
+      state: () => (c.isReady ? 'ready' : c.isOpen ? 'down' : 'closed'),
+      closedHint: 'The node-redis client is not open: call `await client.connect()` before the first request, and do not close it while the app runs.'
+    };
+  }
+  throw new SessionConfigError("handleSession(): the 'redis' adapter needs `adapter.options.client`, a connected client from ioredis (`new Redis(url)`) or node-redis (`await createClient({ url }).connect()`), or a cluster client of either.");
+}
+
+const sleep = (ms: number) => new Promise((resume) => setTimeout(resume, ms));
+
+/**
+ * Sessions in Redis, through your own connected client: `ioredis` or `redis` (node-redis), a single
+ * server or a cluster. Any number of Node servers sharing one Redis share the sessions.
+ *
+ * Each session is one Redis hash under `prefix + id`, one field per session key (its value as
+ * JSON), with a TTL equal to the session's remaining lifetime, set by every write. A request's
+ * changes are applied by one Lua script that only touches that one key: changes of concurrent
+ * requests to different keys are all kept, and a session destroyed meanwhile is never written
+ * again. Only single-key commands are used, so Redis Cluster works.
+ *
+ * A read is one round trip (HGETALL) and a write one more. No call waits longer than `timeout`
+ * (2 s by default): a client that is reconnecting is waited for up to that long, commands are
+ * never left in its offline queue, and while it stays down requests fail at once with a
+ * `SessionStoreError` (HTTP 503) until it reconnects by itself.
+ */
+@injectable()
+export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStrategy<Data, FlashData> {
+  readonly #redis: RedisCommands;
+  readonly #prefix: string;
+  readonly #timeout: number;
+  /** The client was found down and stayed down for a whole `timeout`: fail fast until it is back. */
+  #down = false;
+
+  constructor(
+    @inject(Tokens.StrategyOptions) options: RedisStrategyOptions,
+    @inject(Tokens.Clock) private readonly clock: Clock = new SystemClock(),
+    @inject(Tokens.IdGenerator) private readonly ids: IdGenerator = new NanoidGenerator()
+  ) {
+    super();
+    const { client, prefix = 'sess:', timeout = DEFAULT_TIMEOUT } = (options ?? {}) as Partial<RedisStrategyOptions>;
+    this.#redis = commandsOf(client);
+    if (typeof prefix !== 'string') {
+      throw new SessionConfigError(`handleSession(): \`adapter.options.prefix\` must be a string, got ${typeof prefix}. The default is 'sess:'.`);
+    }
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+      throw new SessionConfigError(`handleSession(): \`adapter.options.timeout\` must be a positive number of milliseconds, got ${JSON.stringify(timeout)}. The default is ${DEFAULT_TIMEOUT}.`);
+    }
+    this.#prefix = prefix;
+    this.#timeout = timeout;
+  }
+
+  async createData(data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<string> {
+    const args = [String(this.#ttl(expires)), ...fields(data as Record<string, unknown>)];
+    for (;;) {
+      const id = this.ids.generate();
+      // A taken id (never seen with 144-bit ids, but cheap to rule out) is drawn again.
+      if (Number(await this.#call((r) => r.eval(CREATE, this.#prefix + id, args))) === 1) return id;
+    }
+  }
+
+  async readData(id: string): Promise<FlashSessionData<Data, FlashData> | null> {
+    const key = this.#prefix + id;
+    const hash = await this.#call((r) => r.hgetall(key));
+    const entries = hash instanceof Map ? [...hash.entries()] : Object.entries((hash ?? {}) as Record<string, unknown>);
+    if (entries.length === 0) return null;
+    const record: Record<string, unknown> = {};
+    for (const [field, value] of entries) {
+      if (field === MARK || isForbiddenKey(field)) continue;
+      record[field] = parseField(String(value), key, field);
+    }
+    return record as FlashSessionData<Data, FlashData>;
+  }
+
+  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<void> {
+    const args = [String(this.#ttl(expires)), ...fields(data as Record<string, unknown>)];
+    await this.#call((r) => r.eval(REPLACE, this.#prefix + id, args));
+  }
+
+  async deleteData(id: string): Promise<void> {
+    await this.#call((r) => r.del(this.#prefix + id));
+  }
+
+  /** One round trip, atomic in Redis: changes are merged into the record if it still exists. */
+  override async applyChanges(id: string, changes: SessionChanges, expires?: Date): Promise<boolean> {
+    const key = this.#prefix + id;
+    const ttl = this.#ttl(expires);
+    if (changes.size === 0) return Number(await this.#call((r) => r.pexpire(key, ttl))) === 1;
+    const set: string[] = [];
+    const removed: string[] = [];
+    for (const [field, value] of changes) {
+      if (value === undefined) removed.push(field);
+      else set.push(field, JSON.stringify(value));
+    }
+    const args = [String(ttl), String(set.length / 2), ...set, ...removed];
+    return Number(await this.#call((r) => r.eval(APPLY, key, args))) === 1;
+  }
+
+  /** Milliseconds left until `expires` (at least 1; a day when none is given). */
+  #ttl(expires: Date | undefined): number {
+    return expires ? Math.max(1, expires.getTime() - this.clock.now()) : DAY;
+  }
+
+  /**
+   * Runs one command within `timeout`. A client that is not connected is waited for (within the
+   * same time) instead of being handed a command it would queue; a client still down after a
+   * whole `timeout` makes later calls fail at once until it reconnects.
+   */
+  async #call<T>(command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+    const redis = this.#redis;
+    const deadline = Date.now() + this.#timeout;
+    let state = redis.state();
+    if (state === 'closed') throw new Error(redis.closedHint);
+    if (state === 'down') {
+      if (this.#down) throw new Error('Redis is unreachable; the client is reconnecting.');
+      while (state === 'down' && Date.now() < deadline) {
+        await sleep(Math.min(25, Math.max(1, deadline - Date.now())));
+        state = redis.state();
+      }
+      if (state === 'down') {
+        this.#down = true;
+        throw new Error(`Redis is unreachable: the client did not reconnect within ${this.#timeout} ms.`);
+      }
+      if (state === 'closed') throw new Error(redis.closedHint);
+    }
+    this.#down = false;
+
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const pending = command(redis);
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not answer within ${this.#timeout} ms.`)),
+        Math.max(1, deadline - Date.now())
+      );
+    });
+    try {
+      return await Promise.race([pending, late]);
+    } catch (error) {
+      // The connection dropped under this command: later calls fail fast until it is back.
+      if (redis.state() === 'down') this.#down = true;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      // A command that answers after we gave up must not become an unhandled rejection.
+      pending.catch(() => {});
+    }
+  }
+}
+
+/** The fields of a new record: the marker, then each key with its value as JSON. */
+function fields(data: Record<string, unknown>): string[] {
+  const out = [MARK, '1'];
+  for (const [key, value] of Object.entries(data)) {
+    if (value !== undefined) out.push(key, JSON.stringify(value));
+  }
+  return out;
+}
+
+function parseField(text: string, key: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TypeError(`Redis key "${key}" holds ${JSON.stringify(text.slice(0, 40))} in field "${field}", not a JSON value. Is another program writing under this key prefix?`);
+  }
+}
