@@ -1,4 +1,3 @@
-import type { SerializeOptions } from 'cookie';
 import { SessionConfigError } from './errors.js';
 import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptions } from './types.js';
 
@@ -81,7 +80,7 @@ export class SessionConfig {
   /** Hard cap on a session's age, in ms, or undefined. */
   readonly absoluteTimeout: number | undefined;
   /** Cookie attributes without lifetime, for each value of `secure` we may need. */
-  readonly attributes: { secure: SerializeOptions; insecure: SerializeOptions };
+  readonly attributes: { secure: CookieOptions; insecure: CookieOptions };
   /** The user fixed `secure` explicitly; otherwise it follows SvelteKit's localhost rule. */
   readonly secureExplicit: boolean;
   /** Split a cookie too large for one into numbered chunks (cookie strategy option). */
@@ -148,7 +147,7 @@ export class SessionConfig {
       fail('cookie.path', `must start with '/', got ${JSON.stringify(cookie.path)}`, "Use path: '/' so every route sees the session.");
     }
     this.secureExplicit = cookie.secure !== undefined;
-    const base: SerializeOptions = {
+    const base: CookieOptions = {
       path: '/',
       httpOnly: true,
       sameSite: 'lax',

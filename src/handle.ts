@@ -1,13 +1,13 @@
-import { error, isRedirect, type Handle, type RequestEvent, type ResolveOptions } from '@sveltejs/kit';
-
-type Resolve = Parameters<Handle>[0]['resolve'];
+import { error, isRedirect, type RequestEvent } from '@sveltejs/kit';
 import { parse } from 'cookie';
 import { createSessionContainer } from './container.js';
 import { SessionStoreError } from './errors.js';
 import type { PendingCookie, SetCookieWriter } from './services/set-cookie.js';
 import type { SessionStorage } from './session.js';
 import { SessionEngine } from './session-engine.js';
-import type { SessionOptions } from './types.js';
+import type { SessionHandle, SessionOptions } from './types.js';
+
+type Resolve = Parameters<SessionHandle>[0]['resolve'];
 
 /**
  * The SvelteKit `handle` hook that gives every request `event.locals.session` (and
@@ -25,7 +25,7 @@ import type { SessionOptions } from './types.js';
  * export const handle = handleSession({ session: { secrets: [SESSION_SECRET] } });
  * ```
  */
-export function handleSession(options: SessionOptions = {}, handle?: Handle): Handle {
+export function handleSession(options: SessionOptions = {}, handle?: SessionHandle): SessionHandle {
   const engine = createSessionContainer(options).resolve<SessionEngine>(SessionEngine);
 
   return async function sessionHandle({ event, resolve }) {
@@ -109,7 +109,7 @@ async function respondToThrow(
   const pending = await commit(session);
   if (pending.length === 0) throw thrown;
 
-  if (isRedirect(thrown)) {
+  if (isRedirectLike(thrown)) {
     try {
       for (const cookie of pending) event.cookies.set(cookie.name, cookie.value, writer.options(cookie));
     } catch {
@@ -134,7 +134,7 @@ async function respondToThrow(
     get preload() {
       return rethrow();
     }
-  } as ResolveOptions;
+  };
   let rendered: Response;
   try {
     rendered = await resolve(event, options);
@@ -143,4 +143,16 @@ async function respondToThrow(
   }
   if (!reached) throw thrown;
   return withCookies(rendered, pending, writer);
+}
+
+/**
+ * A `redirect()` thrown by the app. SvelteKit's `isRedirect` is an `instanceof` check, which fails
+ * when the app's SvelteKit and the one this package resolves are two copies (a package left
+ * outside the server bundle): so the shape is checked too, as SvelteKit's Redirect has it.
+ */
+function isRedirectLike(thrown: unknown): thrown is { status: number; location: string } {
+  if (isRedirect(thrown)) return true;
+  if (thrown === null || typeof thrown !== 'object' || thrown instanceof Error) return false;
+  const { status, location } = thrown as { status?: unknown; location?: unknown };
+  return typeof status === 'number' && status >= 300 && status <= 308 && typeof location === 'string';
 }

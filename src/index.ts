@@ -39,6 +39,7 @@ export type {
   RedisStrategyOptions,
   SessionChanges,
   SessionData,
+  SessionHandle,
   SessionOptions,
   SessionStorageOptions,
   SessionStorageStrategy,

@@ -2,7 +2,6 @@
  * Public types. A leaf module: it imports nothing of ours at run time.
  */
 import type { RequestEvent } from '@sveltejs/kit';
-import type { SerializeOptions } from 'cookie';
 import type { DependencyContainer } from 'tsyringe';
 
 /** The values of a session: JSON values under string keys. */
@@ -21,6 +20,16 @@ export type FlashDataKey<Key extends string> = `__flash_${Key}__`;
 export type FlashSessionData<Data = SessionData, FlashData = Data> = Partial<
   Data & { [Key in keyof FlashData as FlashDataKey<Key & string>]: FlashData[Key] }
 >;
+
+/**
+ * SvelteKit's `Handle`, declared here so that the package's types are the same on SvelteKit 2
+ * and 3 (SvelteKit 3 exports `Handle` from `@sveltejs/kit/hooks` only). Both versions' `Handle`
+ * fits it, both ways.
+ */
+export type SessionHandle = (input: {
+  event: RequestEvent;
+  resolve: (event: RequestEvent, opts?: any) => Response | Promise<Response>;
+}) => Response | Promise<Response>;
 
 /** Per-request context handed to strategies (they are built once, not per request). */
 export interface StrategyContext {
@@ -71,8 +80,24 @@ export interface SessionStorageStrategy<Data = SessionData, FlashData = Data> {
  */
 export type SessionChanges = ReadonlyMap<string, unknown>;
 
-/** Attributes of the session cookie: the `cookie` package's serialize options. */
-export type CookieOptions = Omit<SerializeOptions, 'encode'>;
+/**
+ * Attributes of the session cookie (the `cookie` package's serialize options, without `encode`).
+ * Declared here rather than taken from `cookie`'s types, so that the package's declarations do
+ * not depend on which major version of `cookie` an app has installed.
+ */
+export interface CookieOptions {
+  domain?: string;
+  path?: string;
+  /** A fixed date when every session ends (instead of `maxAge`). */
+  expires?: Date;
+  /** Seconds; also the session's lifetime. */
+  maxAge?: number;
+  httpOnly?: boolean;
+  secure?: boolean;
+  sameSite?: boolean | 'lax' | 'strict' | 'none';
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+}
 
 /** Options of the built-in cookie strategy (`adapter: { name: 'cookie', options }`). */
 export interface CookieStrategyOptions {

@@ -1,4 +1,5 @@
-import { serialize, type SerializeOptions } from 'cookie';
+import { serialize } from 'cookie';
+import type { CookieOptions } from '../types.js';
 
 /** One cookie a response must set. `maxAge` 0 expires it; no `maxAge` makes a browser-session cookie. */
 export interface PendingCookie {
@@ -15,12 +16,12 @@ export interface PendingCookie {
  * validates them) and only the lifetime is added per response.
  */
 export class SetCookieWriter {
-  readonly #attributes: SerializeOptions;
+  readonly #attributes: CookieOptions;
   readonly #suffix: string;
 
-  constructor(attributes: SerializeOptions) {
-    this.#attributes = { ...attributes, encode: (value: string) => value };
-    this.#suffix = serialize('x', '', this.#attributes).slice('x='.length);
+  constructor(attributes: CookieOptions) {
+    this.#attributes = { ...attributes };
+    this.#suffix = serialize('x', '', { ...attributes, encode: (value: string) => value }).slice('x='.length);
   }
 
   /** The Set-Cookie header value. */
@@ -31,7 +32,14 @@ export class SetCookieWriter {
   }
 
   /** The same cookie as options for SvelteKit's `event.cookies.set()`. */
-  options(cookie: PendingCookie): SerializeOptions & { path: string } {
-    return { ...this.#attributes, maxAge: cookie.maxAge, expires: cookie.expires, path: this.#attributes.path ?? '/' };
+  options(cookie: PendingCookie): CookieOptions & { path: string; encode: (value: string) => string } {
+    return {
+      ...this.#attributes,
+      maxAge: cookie.maxAge,
+      expires: cookie.expires,
+      path: this.#attributes.path ?? '/',
+      // Our values are already cookie-safe (base64url and . ~ -): written as they are.
+      encode: (value: string) => value
+    };
   }
 }

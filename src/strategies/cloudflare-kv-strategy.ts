@@ -124,23 +124,29 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
   }
 
   /**
-   * Waits until `key` may be written again (a second after this isolate's last write of it) and
-   * takes that slot. A rolling `refresh` does not wait: it answers `false` and is skipped.
+   * Waits until `key` may be written again (a second after this isolate last wrote it) and takes
+   * the turn. A rolling `refresh` does not wait: it answers `false` and is skipped. The spacing is
+   * measured from when each write really started, so a write that ran late never shortens it.
    */
   async #turn(key: string, refresh: boolean): Promise<boolean> {
-    // KV's limit is in real time, whatever clock the sessions run on.
-    const now = Date.now();
-    const last = this.#lastWrite.get(key);
-    const at = last === undefined ? now : Math.max(now, last + KV_WRITE_SPACING);
-    if (refresh && at > now) return false;
-    this.#lastWrite.delete(key);
-    this.#lastWrite.set(key, at);
-    // Slots are kept roughly in time order: forget those from the head that are over a second old.
-    for (const [other, time] of this.#lastWrite) {
-      if (now - time < KV_WRITE_SPACING) break;
-      this.#lastWrite.delete(other);
+    for (;;) {
+      // KV's limit is in real time, whatever clock the sessions run on.
+      const now = Date.now();
+      const last = this.#lastWrite.get(key);
+      const wait = last === undefined ? 0 : last + KV_WRITE_SPACING - now;
+      if (wait <= 0) {
+        this.#lastWrite.delete(key);
+        this.#lastWrite.set(key, now);
+        // Kept in time order: forget those from the head that are over a second old.
+        for (const [other, time] of this.#lastWrite) {
+          if (now - time < KV_WRITE_SPACING) break;
+          this.#lastWrite.delete(other);
+        }
+        return true;
+      }
+      if (refresh) return false;
+      // Another write of this key may take the turn first: then wait again.
+      await new Promise((resume) => setTimeout(resume, wait));
     }
-    if (at > now) await new Promise((resume) => setTimeout(resume, at - now));
-    return true;
   }
 }
