@@ -57,12 +57,14 @@ function toolchainVersions(fixtureDir: string): string {
 }
 
 /** A hash of every fixture source file (path + content) plus the toolchain versions. */
-export function fixtureHash(fixtureDir: string): string {
+export function fixtureHash(fixtureDir: string, extraInputs: string[] = []): string {
 	const hash = createHash('sha256');
 	hash.update(toolchainVersions(fixtureDir));
-	for (const file of listFixtureFiles(fixtureDir).sort()) {
-		hash.update('\0' + path.relative(fixtureDir, file).split(path.sep).join('/') + '\0');
-		hash.update(readFileSync(file));
+	for (const dir of [fixtureDir, ...extraInputs]) {
+		for (const file of listFixtureFiles(dir).sort()) {
+			hash.update('\0' + path.relative(fixtureDir, file).split(path.sep).join('/') + '\0');
+			hash.update(readFileSync(file));
+		}
 	}
 	return hash.digest('hex');
 }
@@ -119,11 +121,13 @@ function processIsAlive(pid: number): boolean {
 	}
 }
 
-/** A cross-process lock (a directory) so that two Jest processes never build at once. */
-async function withBuildLock<T>(fixtureDir: string, fn: () => Promise<T>): Promise<T> {
-	const lockDir = path.join(fixtureDir, '.svelte-kit', '.session-fixture-build.lock');
+/**
+ * A cross-process lock (the directory `lockDir`, holding its owner's pid) so that two Jest
+ * processes never build one thing at once. A lock whose owner died is taken over.
+ */
+export async function withDirLock<T>(lockDir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
 	mkdirSync(path.dirname(lockDir), { recursive: true });
-	const deadline = Date.now() + 180_000;
+	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		try {
 			mkdirSync(lockDir);
@@ -161,15 +165,16 @@ async function withBuildLock<T>(fixtureDir: string, fn: () => Promise<T>): Promi
 
 /**
  * Builds the fixture app in `fixtureDir` unless the existing output was built from exactly
- * the current sources and toolchain versions. Returns Kit's output folder.
+ * the current sources and toolchain versions (and the files of `extraInputs`, folders the app
+ * builds in, such as the package's dist/ for the demo). Returns Kit's output folder.
  */
-export async function buildFixture(fixtureDir: string): Promise<string> {
+export async function buildFixture(fixtureDir: string, extraInputs: string[] = []): Promise<string> {
 	const outputDir = outputDirOf(fixtureDir);
-	if (isBuildCurrent(fixtureDir, fixtureHash(fixtureDir))) return outputDir;
+	if (isBuildCurrent(fixtureDir, fixtureHash(fixtureDir, extraInputs))) return outputDir;
 
-	return withBuildLock(fixtureDir, async () => {
+	return withDirLock(path.join(fixtureDir, '.svelte-kit', '.session-fixture-build.lock'), 180_000, async () => {
 		// Another process may have finished the build while this one waited for the lock.
-		const hash = fixtureHash(fixtureDir);
+		const hash = fixtureHash(fixtureDir, extraInputs);
 		if (isBuildCurrent(fixtureDir, hash)) return outputDir;
 
 		rmSync(stampFileOf(fixtureDir), { force: true });

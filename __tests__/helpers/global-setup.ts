@@ -1,7 +1,7 @@
 /**
  * Jest globalSetup: before any test runs, build the package into dist/ (tests of the published
  * package and of the Workers bundle read it; building once here means no test file deletes dist/
- * while another reads it) and make sure the SvelteKit fixture app is built. The fixture build is
+ * while another reads it) and make sure the SvelteKit fixture app and the demo app are built. The fixture build is
  * cheap when nothing changed (its sources are hashed and compared with a stamp).
  *
  * Jest runs this file outside its test runtime: it `require`s it through a require hook
@@ -28,4 +28,6 @@ export default async function globalSetup(_globalConfig: unknown, projectConfig:
 	const requireHere = createRequire(path.join(helpersDir, 'global-setup.ts'));
 	const { buildFixture } = requireHere('./build-kit-app.ts') as BuildModule;
 	await buildFixture(path.join(rootDir, '__tests__', 'fixtures', 'kit-app'));
+	// The demo app (adapter-node), which bundles the built package: rebuilt when dist/ changes too.
+	await buildFixture(path.join(rootDir, 'examples', 'demo'), [path.join(rootDir, 'dist')]);
 }
