@@ -1,0 +1,495 @@
+/**
+ * The demo app (examples/demo) in a real browser: headless Chromium driven by playwright-core,
+ * against the demo built with adapter-node and run as a server process (the jest globalSetup
+ * builds it). Every check runs in a fresh browser context (its own cookie jar).
+ *
+ * The checks run against every entry of `targets` (a build of the demo) and every session
+ * strategy of `STRATEGIES`; they only use what the demo shows (ids of its elements, its texts and
+ * its `__sid` cookies), never how a target was built.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser, BrowserContext, BrowserContextOptions, Cookie, Page, Response } from 'playwright-core';
+import { describeBrowser, launchChromium } from '../helpers/browser.js';
+import { startApp, type AppServer } from '../helpers/demo-server.js';
+
+/** A build of the demo app that the checks run against. */
+export interface Target {
+  /** Shown in the test names. */
+  name: string;
+  /**
+   * Starts the app as a server. `env` (SESSION_ADAPTER, SESSION_SECRET) comes on top of this
+   * process's environment; without it the demo uses its defaults (the cookie strategy).
+   */
+  start(env?: Record<string, string>): Promise<AppServer>;
+}
+
+/** Every build of the demo the browser checks run against. Add a target here. */
+export const targets: Target[] = [
+  { name: 'examples/demo (SvelteKit 2)', start: (env) => startApp({ env }) }
+];
+
+type Adapter = 'cookie' | 'memory';
+
+/**
+ * The strategies each target runs with. The cookie strategy (the demo's default, chunked) gets
+ * every check; memory keeps the session on the server and `__sid` holds only an id, so it runs
+ * the checks where that makes a difference.
+ */
+const STRATEGIES: Array<{ adapter: Adapter; checks: CheckName[] }> = [
+  { adapter: 'cookie', checks: ['counter', 'login', 'regenerate', 'logout', 'no-js', 'chunks', 'tamper', 'guard'] },
+  { adapter: 'memory', checks: ['counter', 'login', 'regenerate', 'chunks'] }
+];
+
+const SECRET = 'browser-tests-secret-0123456789abcdef';
+const COOKIE = '__sid';
+/** How long a check waits for something to show on a page. */
+const WAIT_MS = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Reading pages and cookies
+// ---------------------------------------------------------------------------------------------
+
+/** The trimmed text of the first element matching `selector`, or undefined when there is none. */
+async function text(page: Page, selector: string): Promise<string | undefined> {
+  const locator = page.locator(selector);
+  if ((await locator.count()) === 0) return undefined;
+  return ((await locator.first().textContent({ timeout: 1_000 })) ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Polls `read()` until `ok()` holds, for at most WAIT_MS. Errors while the page navigates
+ * ("execution context was destroyed") count as "not yet".
+ */
+async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + WAIT_MS;
+  let last: { value?: T; error?: unknown } = {};
+  for (;;) {
+    try {
+      const value = await read();
+      if (ok(value)) return value;
+      last = { value };
+    } catch (error) {
+      last = { error };
+    }
+    if (Date.now() > deadline) {
+      const seen = 'error' in last ? `an error: ${String(last.error)}` : JSON.stringify(last.value);
+      throw new Error(`${what}: waited ${WAIT_MS} ms, last saw ${seen}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Waits until the element's text is `expected` (undefined: until there is no such element). */
+function expectText(page: Page, selector: string, expected: string | undefined): Promise<unknown> {
+  const want = expected === undefined ? 'no element' : JSON.stringify(expected);
+  return waitFor(`${selector} on ${page.url()} should be ${want}`, () => text(page, selector), (t) => t === expected);
+}
+
+/** Waits until the page is at `pathname` (and, for a full navigation, loaded). */
+async function expectPath(page: Page, pathname: string): Promise<void> {
+  await waitFor(`the page should be at ${pathname}`, async () => new URL(page.url()).pathname, (p) => p === pathname);
+  await page.waitForLoadState('load');
+}
+
+/** The session's cookies of `origin`: `__sid` and its chunks `__sid.1`, `__sid.2`, ... */
+async function sessionCookies(context: BrowserContext, origin: string): Promise<Cookie[]> {
+  const all = await context.cookies(origin);
+  return all.filter((c) => c.name === COOKIE || c.name.startsWith(`${COOKIE}.`)).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function mainCookie(context: BrowserContext, origin: string): Promise<Cookie> {
+  const cookie = (await sessionCookies(context, origin)).find((c) => c.name === COOKIE);
+  if (!cookie) throw new Error(`the browser holds no ${COOKIE} cookie for ${origin}`);
+  return cookie;
+}
+
+/** `1.<id>.<created>.<expires>.<payload>.<sig>`, after the `~N~` chunk count if any. */
+function envelope(value: string) {
+  const chunks = /^~(\d+)~/.exec(value);
+  const parts = value.slice(chunks?.[0].length ?? 0).split('.');
+  const [version, id, created, expires, payload, signature] = parts;
+  return { chunks: chunks ? Number(chunks[1]) : 1, parts: parts.length, version, id, created, expires, payload, signature };
+}
+
+/** `value` with the character at `index` replaced by another base64url character. */
+function flip(value: string, index: number): string {
+  return value.slice(0, index) + (value[index] === 'A' ? 'B' : 'A') + value.slice(index + 1);
+}
+
+/** What addCookies() takes of a cookie read with cookies(). */
+const cookieToAdd = ({ name, value, domain, path, expires, httpOnly, secure, sameSite }: Cookie) => ({
+  name, value, domain, path, expires, httpOnly, secure, sameSite
+});
+
+// ---------------------------------------------------------------------------------------------
+// One check: fresh contexts, navigation that fails loudly, failures that say what happened
+// ---------------------------------------------------------------------------------------------
+
+class Visit {
+  readonly #contexts: BrowserContext[] = [];
+  /** Uncaught page errors and failed responses, for the failure message. */
+  readonly #events: string[] = [];
+  /** Where this check's part of the server's output starts (one server serves several checks). */
+  readonly #outputFrom: number;
+
+  constructor(
+    readonly browser: Browser,
+    readonly server: AppServer,
+    readonly adapter: Adapter
+  ) {
+    this.#outputFrom = server.output().length;
+  }
+
+  get origin(): string {
+    return this.server.origin;
+  }
+
+  /** A fresh context (its own cookies) and a page in it. */
+  async open(options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await this.browser.newContext(options);
+    this.#contexts.push(context);
+    context.setDefaultTimeout(WAIT_MS);
+    context.setDefaultNavigationTimeout(10_000);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => this.#events.push(`page error on ${page.url()}: ${error.message}`));
+    page.on('response', (response) => {
+      if (response.status() >= 500) this.#events.push(`${response.request().method()} ${response.url()} -> ${response.status()}`);
+    });
+    return { context, page };
+  }
+
+  /** A full navigation to `origin + pathname`; throws (with the page's body) unless 200. */
+  async goto(page: Page, pathname: string): Promise<Response> {
+    return this.#ok(`GET ${pathname}`, await page.goto(this.origin + pathname, { waitUntil: 'load' }));
+  }
+
+  async reload(page: Page): Promise<Response> {
+    return this.#ok(`reload of ${page.url()}`, await page.reload({ waitUntil: 'load' }));
+  }
+
+  async #ok(what: string, response: Response | null): Promise<Response> {
+    if (!response) throw new Error(`${what}: no response`);
+    if (response.status() !== 200) {
+      const html = await response.text().catch(() => '');
+      const body = html.replace(/<(style|script)\b[\s\S]*?<\/\1>/gi, '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+      throw new Error(`${what}: status ${response.status()}, the page says: ${body.slice(0, 500) || '(nothing)'}`);
+    }
+    return response;
+  }
+
+  /** Signs in through the form and waits until `/` shows the user. */
+  async signIn(page: Page, name: string): Promise<void> {
+    await this.goto(page, '/login');
+    await page.fill('#name', name);
+    await page.click('#sign-in');
+    await expectPath(page, '/');
+    await expectText(page, '#user', `Signed in as ${name}`);
+  }
+
+  /** Runs `body`; a failure's message starts with `what`. */
+  async step(what: string, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (error) {
+      if (error instanceof Error) error.message = `${what}: ${error.message}`;
+      throw error;
+    }
+  }
+
+  /** Runs a check, closing its contexts after, and adds what the page and server saw to a failure. */
+  async run(check: (visit: Visit) => Promise<void>): Promise<void> {
+    try {
+      await check(this);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      const pages = this.#contexts.flatMap((c) => c.pages().map((p) => p.url()));
+      const output = this.server.output().slice(this.#outputFrom).replace(/\x1b\[[0-9;]*m/g, '').trim();
+      err.message +=
+        `\n--- pages open: ${pages.join(', ') || 'none'}` +
+        (this.#events.length ? `\n--- seen in the browser ---\n${this.#events.join('\n')}` : '') +
+        `\n--- server output during this check (${this.origin}, SESSION_ADAPTER=${this.adapter}) ---\n` +
+        (output.length > 6_000 ? `...${output.slice(-6_000)}` : output || '(none)');
+      throw err;
+    } finally {
+      await Promise.all(this.#contexts.map((c) => c.close().catch(() => {})));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+// ---------------------------------------------------------------------------------------------
+
+type CheckName = 'counter' | 'login' | 'regenerate' | 'logout' | 'no-js' | 'chunks' | 'tamper' | 'guard';
+
+const CHECKS: Record<CheckName, { title: string; run(visit: Visit): Promise<void> }> = {
+  counter: {
+    title: 'the visit counter goes up across reloads (1, 2, 3)',
+    async run(visit) {
+      const { page } = await visit.open();
+      await visit.goto(page, '/');
+      await expectText(page, '#views', '1');
+      await visit.reload(page);
+      await expectText(page, '#views', '2');
+      await visit.reload(page);
+      await expectText(page, '#views', '3');
+    }
+  },
+
+  login: {
+    title: 'log-in shows the user, and its flash message once: gone after client-side navigation, a reload and on another page',
+    async run(visit) {
+      const { page } = await visit.open();
+      await visit.signIn(page, 'Ann');
+      await expectText(page, '#flash', 'Welcome, Ann!');
+
+      // A link followed by SvelteKit's client-side router: the root layout loads again, and the
+      // flash, already read, is gone.
+      await page.click('a[href="/session"]');
+      await expectPath(page, '/session');
+      await expectText(page, '#flash', undefined);
+      await expectText(page, '#user', 'Signed in as Ann');
+      await page.click('a[href="/"]');
+      await expectPath(page, '/');
+
+      await visit.reload(page);
+      await expectText(page, '#user', 'Signed in as Ann');
+      await expectText(page, '#flash', undefined);
+
+      await visit.goto(page, '/cart');
+      await expectText(page, 'h1', 'Cart');
+      await expectText(page, '#user', 'Signed in as Ann');
+      await expectText(page, '#flash', undefined);
+    }
+  },
+
+  regenerate: {
+    title: 'log-in gives the session a new id, and the cookie from before log-in does not carry the user',
+    async run(visit) {
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/');
+      await expectText(page, '#views', '1');
+      const before = await mainCookie(context, visit.origin);
+      expect(envelope(before.value)).toMatchObject({ parts: 6, version: '1' });
+
+      await visit.signIn(page, 'Bea');
+      const after = await mainCookie(context, visit.origin);
+      expect(envelope(after.value)).toMatchObject({ parts: 6, version: '1' });
+      if (envelope(after.value).id === envelope(before.value).id) {
+        throw new Error(`log-in kept the session id ${envelope(before.value).id}: it should regenerate() it`);
+      }
+
+      // Someone who kept the cookie from before log-in (or planted it) is not signed in with it.
+      const replay = await visit.open();
+      await replay.context.addCookies([cookieToAdd(before)]);
+      await visit.goto(replay.page, '/');
+      await expectText(replay.page, 'h1', 'Hello');
+      await expectText(replay.page, '#user', undefined);
+      await expectText(replay.page, '#login-link', 'Sign in');
+    }
+  },
+
+  logout: {
+    title: 'log-out ends the session: no user, no cart in /session, and its flash message once',
+    async run(visit) {
+      const { page } = await visit.open();
+      await visit.signIn(page, 'Cal');
+      await visit.goto(page, '/cart');
+      await page.fill('#item', 'tea');
+      await page.click('#add');
+      await expectText(page, '#count', '1');
+      await visit.goto(page, '/session');
+      const signedIn = JSON.parse((await text(page, '#session')) ?? 'null');
+      expect(signedIn).toMatchObject({ user: { name: 'Cal' }, cart: [{ item: 'tea', qty: 1 }] });
+
+      await page.click('#logout');
+      await expectPath(page, '/');
+      await expectText(page, '#flash', 'You are signed out.');
+      await expectText(page, '#login-link', 'Sign in');
+      await expectText(page, '#user', undefined);
+
+      await visit.reload(page);
+      await expectText(page, '#views', '2');
+      await expectText(page, '#flash', undefined);
+
+      await visit.goto(page, '/session');
+      await expectText(page, 'h1', 'The session');
+      const signedOut = JSON.parse((await text(page, '#session')) ?? 'null');
+      expect(signedOut).not.toHaveProperty('user');
+      expect(signedOut).not.toHaveProperty('cart');
+      expect(signedOut).not.toHaveProperty('message');
+      await expectText(page, '#flash', undefined);
+      await expectText(page, 'a[href="/cart"]', 'Cart (0)');
+    }
+  },
+
+  'no-js': {
+    title: 'with JavaScript off, the forms work: log-in and its flash, cart add, log-out',
+    async run(visit) {
+      const { page } = await visit.open({ javaScriptEnabled: false });
+      await visit.goto(page, '/login');
+      await page.fill('#name', 'Dee');
+      await page.click('#sign-in');
+      await expectPath(page, '/');
+      await expectText(page, '#user', 'Signed in as Dee');
+      await expectText(page, '#flash', 'Welcome, Dee!');
+      await visit.reload(page);
+      await expectText(page, '#flash', undefined);
+
+      await visit.goto(page, '/cart');
+      await page.fill('#item', 'milk');
+      await page.click('#add');
+      await waitFor('the add form should post to /cart?/add', async () => page.url(), (url) => url.endsWith('/cart?/add'));
+      await page.waitForLoadState('load');
+      await expectText(page, '#count', '1');
+      await expectText(page, 'a[href="/cart"]', 'Cart (1)');
+      await visit.goto(page, '/cart');
+      await expectText(page, '#count', '1');
+
+      await page.click('#logout');
+      await expectPath(page, '/');
+      await expectText(page, '#flash', 'You are signed out.');
+      await expectText(page, '#user', undefined);
+      await expectText(page, 'a[href="/cart"]', 'Cart (0)');
+    }
+  },
+
+  chunks: {
+    title: 'a 60-item cart survives reloads and navigation, and emptying it leaves one cookie',
+    async run(visit) {
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/cart');
+      await page.click('#many');
+      await expectText(page, '#count', '60');
+
+      const cookies = await sessionCookies(context, visit.origin);
+      const main = envelope((await mainCookie(context, visit.origin)).value);
+      if (visit.adapter === 'cookie') {
+        // The data is in the cookies: `~N~` and the first piece in __sid, the rest in __sid.1 ...
+        expect(main.chunks).toBeGreaterThanOrEqual(2);
+        const names = Array.from({ length: main.chunks }, (_, i) => (i === 0 ? COOKIE : `${COOKIE}.${i}`));
+        expect(cookies.map((c) => c.name)).toEqual(names.sort());
+      } else {
+        // The data is on the server: one cookie with the id and an empty payload.
+        expect(cookies.map((c) => c.name)).toEqual([COOKIE]);
+        expect(main).toMatchObject({ chunks: 1, parts: 6, version: '1', payload: '' });
+      }
+
+      await visit.reload(page);
+      await expectText(page, '#count', '60');
+      await visit.goto(page, '/');
+      await expectText(page, 'a[href="/cart"]', 'Cart (60)');
+      await visit.goto(page, '/cart');
+      await expectText(page, '#count', '60');
+
+      // The demo refuses a second batch, with a message rather than an error.
+      await page.click('#many');
+      await waitFor('#full should say the cart is full', () => text(page, '#full'), (t) => /cart is full/i.test(t ?? ''));
+      await expectText(page, '#count', '60');
+
+      await page.click('#clear');
+      await expectText(page, '#count', '0');
+      await waitFor(
+        `after emptying the cart only ${COOKIE} should be left`,
+        async () => (await sessionCookies(context, visit.origin)).map((c) => c.name),
+        (names) => names.length === 1 && names[0] === COOKIE
+      );
+      expect(envelope((await mainCookie(context, visit.origin)).value).chunks).toBe(1);
+      await visit.reload(page);
+      await expectText(page, '#count', '0');
+    }
+  },
+
+  guard: {
+    title: 'a redirect() from the handle inside handleSession sends a visitor to log-in, and back after it',
+    async run(visit) {
+      const { page } = await visit.open();
+      await page.goto(visit.origin + '/account', { waitUntil: 'load' });
+      await expectPath(page, '/login');
+      expect(new URL(page.url()).searchParams.get('next')).toBe('/account');
+      await page.fill('#name', 'Bo');
+      await page.click('#sign-in');
+      await expectPath(page, '/account');
+      await expectText(page, '#user', 'Signed in as Bo');
+      const account = await text(page, '#account');
+      expect(account).toMatch(/^Signed in as Bo since \d{4}-/);
+    }
+  },
+
+  tamper: {
+    title: 'a cookie changed in the browser (payload or signature) gives a fresh session, not an error',
+    async run(visit) {
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/');
+      await visit.reload(page);
+      await expectText(page, '#views', '2');
+      const original = await mainCookie(context, visit.origin);
+      const parsed = envelope(original.value);
+      expect(parsed).toMatchObject({ chunks: 1, parts: 6 });
+      expect(parsed.payload.length).toBeGreaterThan(0);
+
+      // One character in the middle of the payload, and one in the signature (not its last: that
+      // one carries spare bits).
+      const signatureStart = original.value.length - parsed.signature.length;
+      const payloadStart = signatureStart - 1 - parsed.payload.length;
+      const changes = [
+        ['payload', payloadStart + Math.floor(parsed.payload.length / 2)],
+        ['signature', signatureStart + 10]
+      ] as const;
+      for (const [part, at] of changes) {
+        await visit.step(`with one character of the ${part} changed`, async () => {
+          const tampered = flip(original.value, at);
+          const changed = (Object.keys(parsed) as Array<keyof typeof parsed>).filter((k) => envelope(tampered)[k] !== parsed[k]);
+          expect(changed).toEqual([part]);
+          const { context: other, page: otherPage } = await visit.open();
+          await other.addCookies([cookieToAdd({ ...original, value: tampered })]);
+          await visit.goto(otherPage, '/'); // throws unless the status is 200
+          const body = await otherPage.locator('body').innerText();
+          if (/error|\b500\b/i.test(body)) throw new Error(`the page shows an error:\n${body}`);
+          await expectText(otherPage, 'h1', 'Hello');
+          await expectText(otherPage, '#views', '1');
+          // The server replaced it with a new session's cookie.
+          const fresh = envelope((await mainCookie(other, visit.origin)).value);
+          expect(fresh).toMatchObject({ parts: 6, version: '1' });
+          expect(fresh.id).not.toBe(parsed.id);
+        });
+      }
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The suite
+// ---------------------------------------------------------------------------------------------
+
+describeBrowser('the demo in Chromium', () => {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  for (const target of targets) {
+    for (const { adapter, checks } of STRATEGIES) {
+      describe(`${target.name}, SESSION_ADAPTER=${adapter}`, () => {
+        let server: AppServer | undefined;
+        beforeAll(async () => {
+          server = await target.start({ SESSION_ADAPTER: adapter, SESSION_SECRET: SECRET });
+        }, 30_000);
+        afterAll(async () => {
+          await server?.stop();
+        });
+
+        for (const name of checks) {
+          it(CHECKS[name].title, async () => {
+            if (!browser) throw new Error('Chromium did not start (see the error of beforeAll)');
+            if (!server) throw new Error(`${target.name} did not start (see the error of beforeAll)`);
+            await new Visit(browser, server, adapter).run(CHECKS[name].run);
+          }, 30_000);
+        }
+      });
+    }
+  }
+});
