@@ -86,7 +86,7 @@ function memorySessionHandle(): Handle & { store: Map<string, Record<string, unk
 			}
 		};
 
-		(event.locals as Record<string, unknown>).session = session;
+		(event.locals as unknown as Record<string, unknown>).session = session;
 		const response = await resolve(event);
 		if (consumed.size && id) {
 			for (const key of consumed) {
@@ -178,7 +178,7 @@ describe('fixture pipeline', () => {
 		const log: string[] = [];
 		app.useHandle(async ({ event, resolve }) => {
 			let calls = 0;
-			(event.locals as Record<string, unknown>).session = {
+			(event.locals as unknown as Record<string, unknown>).session = {
 				async save() {
 					const n = ++calls;
 					log.push(`start ${n}`);
@@ -286,7 +286,7 @@ describe('fixture pipeline', () => {
 
 	test('an op that throws reports the error and stops', async () => {
 		app.useHandle(async ({ event, resolve }) => {
-			(event.locals as Record<string, unknown>).session = {
+			(event.locals as unknown as Record<string, unknown>).session = {
 				get: () => 'ok',
 				set: async () => {
 					throw new RangeError('too big');

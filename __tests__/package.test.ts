@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { publint } from 'publint';
@@ -52,4 +53,12 @@ describe('the published package (dist/, built by the jest globalSetup)', () => {
     expect(signer).toMatch(/__metadata\("design:paramtypes"/);
     expect(existsSync(join(root, 'dist/services/hmac-signer.d.ts'))).toBe(true);
   });
+
+  it('type-checks, sources and tests together (ts-jest only transpiles, so this is where type errors show)', async () => {
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const output = await new Promise<string>((resolve) => {
+      execFile(process.execPath, [tsc, '--noEmit', '-p', 'tsconfig.json'], { cwd: root }, (_error, stdout, stderr) => resolve(stdout + stderr));
+    });
+    expect(output.split('\n').filter((line) => /error TS\d+/.test(line))).toEqual([]);
+  }, 120_000);
 });
