@@ -1,0 +1,9 @@
+import { sveltekit } from '@sveltejs/kit/vite';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+	plugins: [sveltekit()],
+	build: { minify: false, reportCompressedSize: false },
+	logLevel: 'warn',
+	clearScreen: false
+});
