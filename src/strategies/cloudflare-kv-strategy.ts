@@ -14,6 +14,7 @@ import type {
   SessionData,
   StrategyContext
 } from '../types.js';
+import { applyChanges } from './apply-changes.js';
 import { BaseStrategy } from './base-strategy.js';
 
 /** Workers KV refuses an `expirationTtl` below 60 seconds. */
@@ -87,14 +88,10 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
   override async applyChanges(id: string, changes: SessionChanges, expires?: Date, context?: StrategyContext): Promise<boolean> {
     const kv = this.#namespace(context);
     const key = this.#prefix + id;
-    if (changes.size === 0 && this.#recentlyWritten(key)) return true;
+    if (changes.size === 0 && this.#waitFor(key, Date.now()) > 0) return true;
     const text = await kv.get(key, 'text');
     if (text === null) return false;
-    const record = parseStoredRecord(text, `Workers KV key "${key}"`);
-    for (const [name, value] of changes) {
-      if (value === undefined) delete record[name];
-      else record[name] = value;
-    }
+    const record = applyChanges(parseStoredRecord(text, `Workers KV key "${key}"`), changes);
     await this.#put(kv, key, JSON.stringify(record), expires, changes.size === 0);
     return true;
   }
@@ -111,10 +108,14 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
     throw new SessionConfigError(`The 'cloudflare-kv' session adapter needs the KV namespace binding "${this.#binding}", but ${where}. Add it to wrangler.toml:\n\n[[kv_namespaces]]\nbinding = "${this.#binding}"\nid = "<your namespace id>"\n\n(or "kv_namespaces": [{ "binding": "${this.#binding}", "id": "..." }] in wrangler.jsonc), and declare it in App.Platform.`);
   }
 
-  /** True when this isolate wrote `key` less than a second ago. */
-  #recentlyWritten(key: string): boolean {
+  /**
+   * Milliseconds until `key` may be written again (a second after this isolate last wrote it);
+   * 0 or less when it may be written now. KV's limit is in real time, whatever clock the sessions
+   * run on.
+   */
+  #waitFor(key: string, now: number): number {
     const last = this.#lastWrite.get(key);
-    return last !== undefined && Date.now() - last < KV_WRITE_SPACING;
+    return last === undefined ? 0 : last + KV_WRITE_SPACING - now;
   }
 
   async #put(kv: KVNamespaceLike, key: string, value: string, expires: Date | undefined, refresh: boolean): Promise<void> {
@@ -130,10 +131,8 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
    */
   async #turn(key: string, refresh: boolean): Promise<boolean> {
     for (;;) {
-      // KV's limit is in real time, whatever clock the sessions run on.
       const now = Date.now();
-      const last = this.#lastWrite.get(key);
-      const wait = last === undefined ? 0 : last + KV_WRITE_SPACING - now;
+      const wait = this.#waitFor(key, now);
       if (wait <= 0) {
         this.#lastWrite.delete(key);
         this.#lastWrite.set(key, now);
