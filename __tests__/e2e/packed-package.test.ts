@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { publint } from 'publint';
 import ts from 'typescript';
-import { CookieClient, freePort, startApp, type AppServer } from '../helpers/demo-server.js';
+import { CookieClient, startApp, type AppServer } from '../helpers/demo-server.js';
+import { freePort } from '../helpers/system-service.js';
 import { packPackage, prepareUserApp, ROOT, runInApp, type KitMajor, type UserApp } from '../helpers/user-app.js';
 
 const ATTW = path.join(ROOT, 'node_modules', '.bin', 'attw');
@@ -241,47 +242,24 @@ describe.each([2, 3] as const)('a SvelteKit %i app with the package installed fr
     }));
 
   // The sign-in form uses `use:enhance`, so a browser posts it with `accept: application/json` and
-  // `x-sveltekit-action: true`, and Kit answers the action's redirect as JSON. Sent here with fetch
-  // rather than CookieClient, whose posts carry `origin: http://localhost:PORT`: adapter-node 6
+  // `x-sveltekit-action: true`, and Kit answers the action's redirect as JSON. adapter-node 6
   // (Kit 3) no longer reads ORIGIN and takes requests as https://<host> unless PROTOCOL_HEADER or
-  // `paths.origin` say otherwise, so Kit 3's CSRF check refuses that origin (403). The origin sent
-  // here is the one each server takes its requests as, as a browser at that address would send.
+  // `paths.origin` say otherwise, so the Origin sent is the one each server takes its requests as,
+  // as a browser at that address would send (Kit 3's CSRF check refuses http://localhost: 403).
   it('signs in through the enhanced form action: regenerate(), a flash message, a redirect, the new cookie', () =>
     withServerOutput(async () => {
       const selfOrigin = kit === 2 ? server.origin : server.origin.replace(/^http:/, 'https:');
-      const jar = new Map<string, string>();
-      const send = async (pathname: string, form?: Record<string, string>) => {
-        const headers: Record<string, string> = { cookie: [...jar].map(([name, value]) => `${name}=${value}`).join('; ') };
-        if (form) {
-          Object.assign(headers, {
-            accept: 'application/json',
-            'content-type': 'application/x-www-form-urlencoded',
-            'x-sveltekit-action': 'true',
-            origin: selfOrigin
-          });
-        }
-        const response = await fetch(server.origin + pathname, {
-          method: form ? 'POST' : 'GET',
-          headers,
-          body: form && new URLSearchParams(form).toString(),
-          redirect: 'manual'
-        });
-        for (const line of response.headers.getSetCookie()) {
-          const [pair, ...attributes] = line.split(';');
-          const eq = pair.indexOf('=');
-          if (attributes.some((a) => /^\s*max-age=0\s*$/i.test(a))) jar.delete(pair.slice(0, eq).trim());
-          else jar.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
-        }
-        return response;
-      };
+      const client = new CookieClient();
+      const send = (pathname: string, form?: Record<string, string>) =>
+        client.request(server.origin, pathname, form, { enhanced: true, as: selfOrigin });
 
       expect(viewsOf(await (await send('/')).text())).toBe(1);
-      const before = jar.get('__sid');
+      const before = client.get('__sid');
       const response = await send('/login', { name: 'Ada' });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ type: 'redirect', status: 303, location: '/' });
       expect(response.headers.getSetCookie().some((line) => line.startsWith('__sid='))).toBe(true);
-      expect(jar.get('__sid')).not.toBe(before);
+      expect(client.get('__sid')).not.toBe(before);
       const home = await (await send('/')).text();
       expect(home).toMatch(/Signed in as <strong>Ada<\/strong>/);
       expect(home).toMatch(/Welcome, Ada!/);

@@ -3,10 +3,10 @@
  * installed elsewhere) as a real server process on 127.0.0.1, on a free port, and stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { freePort } from './system-service.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The demo app; the jest globalSetup builds it (examples/demo/build). */
@@ -29,18 +29,6 @@ export interface StartAppOptions {
   node?: string;
   /** Environment on top of this process's (SESSION_ADAPTER, SESSION_SECRET, REDIS_URL, ...). */
   env?: Record<string, string>;
-}
-
-/** A free TCP port of 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<ChildProcess>();
@@ -112,15 +100,26 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
 export class CookieClient {
   readonly #jar = new Map<string, string>();
 
-  /** GET or POST (a plain form post, as without JavaScript) to `origin + path`. */
-  async request(origin: string, pathname: string, form?: Record<string, string>): Promise<Response> {
-    // A browser's accept header: SvelteKit answers a form post to an HTML client with a redirect
-    // (303), and to anything preferring JSON with an ActionResult.
-    const headers: Record<string, string> = { cookie: this.header(), accept: 'text/html,*/*;q=0.8' };
+  /**
+   * GET, or POST of a form to `origin + path`: a plain form post as without JavaScript, or with
+   * `enhanced` the way `use:enhance` sends it (Kit answers with an ActionResult as JSON).
+   * `as` is the origin the page was served from (the Origin header Kit's CSRF check compares);
+   * by default `origin`.
+   */
+  async request(
+    origin: string,
+    pathname: string,
+    form?: Record<string, string>,
+    { enhanced = false, as = origin }: { enhanced?: boolean; as?: string } = {}
+  ): Promise<Response> {
+    // A browser's accept header: SvelteKit answers a plain form post with a redirect (303), and
+    // an enhanced one (or anything preferring JSON) with an ActionResult.
+    const headers: Record<string, string> = { cookie: this.header(), accept: form && enhanced ? 'application/json' : 'text/html,*/*;q=0.8' };
     let body: string | undefined;
     if (form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      headers.origin = origin;
+      headers.origin = as;
+      if (enhanced) headers['x-sveltekit-action'] = 'true';
       body = new URLSearchParams(form).toString();
     }
     const response = await fetch(origin + pathname, { method: form ? 'POST' : 'GET', headers, body, redirect: 'manual' });
@@ -133,6 +132,11 @@ export class CookieClient {
       else this.#jar.set(name, pair.slice(eq + 1).trim());
     }
     return response;
+  }
+
+  /** The value the jar holds for `name`. */
+  get(name: string): string | undefined {
+    return this.#jar.get(name);
   }
 
   header(): string {

@@ -26,6 +26,7 @@ import path from 'node:path';
 // must not freeze the harness's polling and timeouts.
 import { clearTimeout, setTimeout } from 'node:timers';
 import vm from 'node:vm';
+import { describeWithService, findBinary, freePort } from './system-service.js';
 import { Redis, Cluster } from 'ioredis';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 
@@ -46,26 +47,6 @@ const BIND_FAILURE = /Address already in use|Could not create server TCP listeni
 // Binaries and describeRedis()
 // ---------------------------------------------------------------------------------------------
 
-const isExecutable = (file: string): boolean => {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-};
-
-/** `override` when set (even to a path that does not exist), else the first `name` on PATH. */
-const findBinary = (name: string, override: string | undefined): string | undefined => {
-  if (override !== undefined && override !== '') return isExecutable(override) ? override : undefined;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    if (isExecutable(file)) return file;
-  }
-  return undefined;
-};
-
 /** The paths of `redis-server` and `redis-cli`, or undefined when either is missing. */
 export function redisBinaries(): { server: string; cli: string } | undefined {
   const server = findBinary('redis-server', process.env.SESSION_TEST_REDIS_SERVER);
@@ -74,28 +55,15 @@ export function redisBinaries(): { server: string; cli: string } | undefined {
 }
 
 /**
- * `describe()` for tests that need Redis. Without the binaries the tests are skipped on a
- * developer's machine (with one line on stderr per process, so the skip is not silent), but on
- * CI (`CI=true`) they fail instead: a CI image that lost its Redis must not turn the Redis tests
- * green by skipping them.
+ * `describe()` for tests that need Redis: skipped with one line without it, failing with
+ * `CI=true` (see describeWithService).
  */
 export function describeRedis(name: string, body: () => void): void {
-  if (redisBinaries()) {
-    describe(name, body);
-  } else if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs redis-server', () => {
-        throw new Error(NOT_INSTALLED);
-      });
-    });
-  } else {
-    const registry = hostRegistry();
-    if (!registry.warnedSkip) {
-      registry.warnedSkip = true;
-      registry.stderr.write(`${SKIP_LINE}\n`);
-    }
-    describe.skip(name, body);
-  }
+  describeWithService(
+    { installed: redisBinaries() !== undefined, testName: 'needs redis-server', notInstalled: NOT_INSTALLED, skipLine: SKIP_LINE },
+    name,
+    body
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,8 +73,6 @@ export function describeRedis(name: string, body: () => void): void {
 interface HostRegistry {
   /** pid -> temp dir of every server this process started and has not seen exit. */
   live: Map<number, string>;
-  warnedSkip: boolean;
-  stderr: NodeJS.WriteStream;
 }
 
 const REGISTRY_KEY = Symbol.for('@svelte-dev/session/test/redis-server');
@@ -127,7 +93,7 @@ function hostRegistry(): HostRegistry {
   const existing = host[REGISTRY_KEY];
   if (existing) return existing;
   const create = vm.runInThisContext(`(function (host, rmSync) {
-    const registry = { live: new Map(), warnedSkip: false, stderr: host.stderr };
+    const registry = { live: new Map() };
     host.on('exit', function killForgottenRedisServers() {
       for (const [pid, dir] of registry.live) {
         try { host.kill(pid, 'SIGKILL'); } catch {}
@@ -217,16 +183,6 @@ const listenOnce = (port: number): Promise<number | undefined> =>
       server.close(() => resolve(bound));
     });
   });
-
-/**
- * A port that was free a moment ago: listen on port 0, read the port, close. Someone else may
- * take it before redis-server binds it; startRedis() then retries with another.
- */
-const freePort = async (): Promise<number> => {
-  const port = await listenOnce(0);
-  if (port === undefined) throw new Error('could not listen on 127.0.0.1:0 to find a free port');
-  return port;
-};
 
 /** A free port whose cluster bus port (port + 10000) is free too. */
 const freeClusterPort = async (): Promise<number> => {

@@ -42,12 +42,13 @@ export function versionOf(name) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ours: the repo's built dist/
+// ours (the repo's built dist/) and @svelte-dev/session@1.1.3, the old package of our name
+// (installed as old-svelte-dev-session): one public API, so one wiring for both
 // ---------------------------------------------------------------------------------------------
-async function ours() {
-	const { handleSession } = await import(pathToFileURL(path.join(repoDir, 'dist', 'index.js')).href);
+function sameApi(id, label, kind, handleSession) {
 	const common = {
 		session: { key: '__sid', secrets: [SECRET] },
+		// Kit 2's cookies.set() requires a path (the old package passes it through).
 		cookie: { path: '/', httpOnly: true, sameSite: 'lax', maxAge: WEEK }
 	};
 	const ops = {
@@ -66,9 +67,9 @@ async function ours() {
 	};
 	const cookie = () => ({ handle: handleSession({ adapter: { name: 'cookie' }, ...common }), ops });
 	return {
-		id: 'ours',
-		label: '@svelte-dev/session (this repo)',
-		kind: 'ours',
+		id,
+		label,
+		kind,
 		scenarios: {
 			S1: cookie,
 			S2: cookie,
@@ -79,43 +80,14 @@ async function ours() {
 	};
 }
 
-// ---------------------------------------------------------------------------------------------
-// @svelte-dev/session@1.1.3, the old package of our name (installed as old-svelte-dev-session)
-// ---------------------------------------------------------------------------------------------
+async function ours() {
+	const { handleSession } = await import(pathToFileURL(path.join(repoDir, 'dist', 'index.js')).href);
+	return sameApi('ours', '@svelte-dev/session (this repo)', 'ours', handleSession);
+}
+
 async function old() {
 	const { handleSession } = await import(svelteEntry('old-svelte-dev-session'));
-	const common = {
-		session: { key: '__sid', secrets: [SECRET] },
-		// Kit 2's cookies.set() requires a path.
-		cookie: { path: '/', httpOnly: true, sameSite: 'lax', maxAge: WEEK }
-	};
-	const ops = {
-		read: ({ locals }) => ({ views: locals.session.get('views') ?? 0 }),
-		incr: async ({ locals }) => {
-			const views = (locals.session.get('views') ?? 0) + 1;
-			await locals.session.set('views', views);
-			return { views };
-		},
-		seed: async ({ locals }) => {
-			await locals.session.set('blob', BLOB);
-			await locals.session.set('views', 0);
-			return { views: 0 };
-		},
-		check: ({ locals }) => ({ views: locals.session.get('views') ?? 0, blob: JSON.stringify(locals.session.get('blob') ?? null).length })
-	};
-	const cookie = () => ({ handle: handleSession({ adapter: { name: 'cookie' }, ...common }), ops });
-	return {
-		id: 'old',
-		label: '@svelte-dev/session@1.1.3',
-		kind: 'peer',
-		scenarios: {
-			S1: cookie,
-			S2: cookie,
-			S3: cookie,
-			S4: () => ({ handle: handleSession({ adapter: { name: 'memory' }, ...common }), ops }),
-			S5: () => ({ handle: handleSession({ adapter: { name: 'cookie', options: { chunk: true } }, ...common }), ops })
-		}
-	};
+	return sameApi('old', '@svelte-dev/session@1.1.3', 'peer', handleSession);
 }
 
 // ---------------------------------------------------------------------------------------------
