@@ -77,6 +77,11 @@ export class SessionConfig {
   readonly persistent: boolean;
   /** Minimum interval between rolling refreshes, in ms; 0 when rolling is off. */
   readonly rollingInterval: number;
+  /**
+   * Store strategies: the least a write must move the expiry by before the id cookie is signed
+   * and sent again, in ms (the rolling interval, or with rolling off what `rolling: true` uses).
+   */
+  readonly reissueStep: number;
   /** Hard cap on a session's age, in ms, or undefined. */
   readonly absoluteTimeout: number | undefined;
   /** Cookie attributes without lifetime, for each value of `secure` we may need. */
@@ -139,6 +144,7 @@ export class SessionConfig {
         : rolling === true
           ? Math.max(1000, Math.min(60_000, this.lifetime / 2))
           : Math.max(1000, rolling * 1000);
+    this.reissueStep = this.rollingInterval || Math.max(1000, Math.min(60_000, this.lifetime / 2));
 
     if (cookie.sameSite !== undefined && cookie.sameSite !== true && cookie.sameSite !== false && !SAME_SITE.includes(String(cookie.sameSite).toLowerCase())) {
       fail('cookie.sameSite', `must be 'lax', 'strict' or 'none', got ${JSON.stringify(cookie.sameSite)}`, "Use sameSite: 'lax' unless you know you need another.");

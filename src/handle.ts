@@ -3,7 +3,7 @@ import { parse } from 'cookie';
 import { createSessionContainer } from './container.js';
 import { SessionStoreError } from './errors.js';
 import type { PendingCookie, SetCookieWriter } from './services/set-cookie.js';
-import type { SessionStorage } from './session.js';
+import { SessionStorage } from './session.js';
 import { SessionEngine } from './session-engine.js';
 import type { SessionHandle, SessionOptions } from './types.js';
 
@@ -34,9 +34,11 @@ export function handleSession(options: SessionOptions = {}, handle?: SessionHand
     const locals = event.locals as { session?: SessionStorage; cookies?: Record<string, string | undefined> };
     locals.cookies = cookies;
 
+    // A visitor without a session cookie is opened without a promise (the common anonymous case).
     let session: SessionStorage;
     try {
-      session = await engine.open(event, cookies);
+      const opened = engine.open(event, cookies);
+      session = opened instanceof SessionStorage ? opened : await opened;
     } catch (cause) {
       throw unavailable(cause);
     }
@@ -48,6 +50,7 @@ export function handleSession(options: SessionOptions = {}, handle?: SessionHand
     } catch (thrown) {
       return await respondToThrow(thrown, session, engine.writer(event.url), event, resolve);
     }
+    if (session.idle) return response;
     const pending = await commit(session);
     return withCookies(response, pending, engine.writer(event.url));
   };

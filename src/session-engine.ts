@@ -6,7 +6,7 @@ import { sanitizeRecord } from './services/json.js';
 import { callStore, SessionStorage, type SessionRuntime } from './session.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import { Tokens } from './tokens.js';
-import type { Clock, CookieCodec, IdGenerator } from './types.js';
+import type { Clock, CookieCodec, IdGenerator, StrategyContext } from './types.js';
 
 /**
  * Opens the session of each request. Built once per `handleSession()` call from the container;
@@ -50,16 +50,18 @@ export class SessionEngine {
   }
 
   /**
-   * The request's session. A visitor without a session cookie costs no cryptography and no store
-   * call. A bad, expired or unknown cookie gives a fresh session; only a failing store throws
+   * The request's session: synchronously for a visitor without a session cookie (no cryptography,
+   * no store call, no promise). A bad, expired or unknown cookie gives a fresh session; only a failing store throws
    * (a `SessionStoreError`).
    */
-  async open(event: RequestEvent, cookies: Record<string, string | undefined>): Promise<SessionStorage> {
-    const runtime = this.#runtime;
+  open(event: RequestEvent, cookies: Record<string, string | undefined>): SessionStorage | Promise<SessionStorage> {
     const context = { event };
-    const name = runtime.config.cookieName;
-    if (cookies[name] === undefined) return new SessionStorage(runtime, context, []);
+    if (cookies[this.#runtime.config.cookieName] === undefined) return new SessionStorage(this.#runtime, context, []);
+    return this.#read(context, cookies);
+  }
 
+  async #read(context: StrategyContext, cookies: Record<string, string | undefined>): Promise<SessionStorage> {
+    const runtime = this.#runtime;
     const names = runtime.codec.names(cookies);
     const envelope = await runtime.codec.read(cookies);
     const now = runtime.clock.now();

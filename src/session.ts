@@ -197,6 +197,23 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
   }
 
   /**
+   * @internal True when {@link commit} would write nothing and set no cookie: no change, no flash
+   * read, no destroy or regenerate, no re-signing, no rolling refresh that could be due. Lets
+   * `handleSession` skip the commit of a request that only read (or never touched) its session.
+   */
+  get idle(): boolean {
+    return (
+      this.#changes.size === 0 &&
+      this.#consumed.size === 0 &&
+      this.#discard === undefined &&
+      !this.#regenerate &&
+      !this.#stale &&
+      this.#outgoing.length === 0 &&
+      (this.#id === '' || this.#runtime.config.rollingInterval === 0)
+    );
+  }
+
+  /**
    * @internal Persists what the request changed (consuming flash values it read) and returns
    * the cookies the response must set. Called once, by `handleSession`.
    */
@@ -288,13 +305,15 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     }
 
     // An existing session with changes (or due for a rolling refresh): write it with a new expiry.
+    // A store's cookie holds only the id and the expiry: it is signed and sent again only when the
+    // expiry moves by at least one step (or earlier); otherwise the record keeps the cookie's expiry.
+    const reissue = inCookie || expires < this.#expires || expires - this.#expires >= config.reissueStep;
     const record = applyTo(this.#record, changes);
     if (inCookie) {
       if (changes.size > 0) this.#payload = await strategy.createData(record, new Date(expires), context);
     } else {
-      const kept = await callStore('update a session', () =>
-        strategy.applyChanges(this.#id, changes, new Date(expires), context)
-      );
+      const until = new Date(reissue ? expires : this.#expires);
+      const kept = await callStore('update a session', () => strategy.applyChanges(this.#id, changes, until, context));
       if (!kept) {
         // Destroyed or expired by someone else meanwhile: never bring it back.
         this.#id = '';
@@ -303,8 +322,12 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
         return;
       }
     }
-    this.#expires = expires;
     this.#settle(record);
+    if (!reissue) {
+      if (this.#stale) await this.#issue(now);
+      return;
+    }
+    this.#expires = expires;
     await this.#issue(now);
   }
 

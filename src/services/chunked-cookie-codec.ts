@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import type { SessionConfig } from '../config.js';
 import { SessionError } from '../errors.js';
 import { Tokens } from '../tokens.js';
+import { SIGNATURE_LENGTH } from './hmac-signer.js';
 import type { CookieCodec, DecodedEnvelope, Envelope, OutgoingCookie, Signer } from '../types.js';
 
 /**
@@ -14,9 +15,13 @@ export const ENVELOPE_VERSION = '1';
 /** The most chunks we ever read: with 4 KB each, far past any server's header limit. */
 const MAX_CHUNKS = 16;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
-const TIME = /^[0-9a-z]{1,9}$/;
-const PAYLOAD = /^[A-Za-z0-9_-]*$/;
 const CHUNKED = /^~(\d{1,2})~/;
+/**
+ * The whole envelope in one pass: version 1, id, created, expires, payload, then the signature
+ * (32 bytes: 43 base64url characters, the last one in its canonical form, whose two spare bits
+ * are zero). Anything else is refused before it costs an HMAC.
+ */
+const ENVELOPE = /^1\.([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,9})\.([0-9a-z]{1,9})\.([A-Za-z0-9_-]*)\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /**
  * The session cookie's wire format:
@@ -69,12 +74,11 @@ export class ChunkedCookieCodec implements CookieCodec {
   async #decode(value: string): Promise<DecodedEnvelope | null> {
     // Cheap shape checks first, so junk never costs an HMAC.
     if (value.length > this.#maxSize) return null;
-    const parts = value.split('.');
-    if (parts.length !== 6 || parts[0] !== ENVELOPE_VERSION) return null;
-    const [, id, created, expires, payload, signature] = parts;
-    if (!ID.test(id) || !TIME.test(created) || !TIME.test(expires) || !PAYLOAD.test(payload)) return null;
-    const signed = value.slice(0, value.length - signature.length - 1);
-    const check = await this.signer.verify(`${this.#name}=${signed}`, signature);
+    const match = ENVELOPE.exec(value);
+    if (!match) return null;
+    const [, id, created, expires, payload] = match;
+    const cut = value.length - SIGNATURE_LENGTH;
+    const check = await this.signer.verify(`${this.#name}=${value.slice(0, cut - 1)}`, value.slice(cut));
     if (check === 'invalid') return null;
     return {
       id,

@@ -3,11 +3,23 @@ import { inject, injectable } from 'tsyringe';
 import type { SessionConfig } from '../config.js';
 import { Tokens } from '../tokens.js';
 import type { SignatureCheck, Signer } from '../types.js';
-import { base64urlToBytes, bytesToBase64url } from './base64url.js';
+import { base64urlToBytes } from './base64url.js';
 import { nodeCrypto } from './node-crypto.js';
 
 /** HMAC-SHA256 gives 32 bytes: 43 base64url characters. */
 export const SIGNATURE_LENGTH = 43;
+
+/**
+ * 43 base64url characters, the last one canonical. Decoders ignore the last character's two
+ * spare bits; accepting only the spelling with those bits zero gives one envelope exactly one
+ * valid form.
+ */
+const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+
+/** The 32 signature bytes, or `null` unless `signature` is a canonical HMAC-SHA256 in base64url. */
+export function signatureBytes(signature: string): Uint8Array | null {
+  return SIGNATURE.test(signature) ? base64urlToBytes(signature) : null;
+}
 
 /**
  * HMAC-SHA256 with `node:crypto`. Each secret becomes a `KeyObject` once, when the signer is
@@ -30,11 +42,8 @@ export class HmacSigner implements Signer {
   }
 
   async verify(data: string, signature: string): Promise<SignatureCheck> {
-    if (signature.length !== SIGNATURE_LENGTH) return 'invalid';
-    const given = base64urlToBytes(signature);
-    // Decoders ignore the last character's two spare bits; accept only the canonical spelling,
-    // so that one envelope has exactly one valid form.
-    if (!given || given.length !== 32 || bytesToBase64url(given) !== signature) return 'invalid';
+    const given = signatureBytes(signature);
+    if (!given) return 'invalid';
     for (let i = 0; i < this.#keys.length; i++) {
       const expected = this.#crypto.createHmac('sha256', this.#keys[i]).update(data).digest();
       if (this.#crypto.timingSafeEqual(expected, given)) return i === 0 ? 'valid' : 'rotated';

@@ -16,6 +16,8 @@ export function isForbiddenKey(key: string): boolean {
  * functions, symbols, BigInt, non-finite numbers and cycles.
  */
 export function toJsonValue(value: unknown, key: string): unknown {
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
   return copy(value, key, key, new Set());
 }
 

@@ -18,6 +18,9 @@ export interface PendingCookie {
 export class SetCookieWriter {
   readonly #attributes: CookieOptions;
   readonly #suffix: string;
+  /** The last Expires written: responses within one second share it. */
+  #expiresAt = NaN;
+  #expiresText = '';
 
   constructor(attributes: CookieOptions) {
     this.#attributes = { ...attributes };
@@ -27,8 +30,18 @@ export class SetCookieWriter {
   /** The Set-Cookie header value. */
   header(cookie: PendingCookie): string {
     const lifetime =
-      cookie.maxAge === undefined ? '' : `; Max-Age=${cookie.maxAge}; Expires=${cookie.expires?.toUTCString()}`;
+      cookie.maxAge === undefined ? '' : `; Max-Age=${cookie.maxAge}; Expires=${this.#httpDate(cookie.expires)}`;
     return `${cookie.name}=${cookie.value}${lifetime}${this.#suffix}`;
+  }
+
+  #httpDate(date: Date | undefined): string | undefined {
+    if (date === undefined) return undefined;
+    const at = date.getTime();
+    if (at !== this.#expiresAt) {
+      this.#expiresAt = at;
+      this.#expiresText = date.toUTCString();
+    }
+    return this.#expiresText;
   }
 
   /** The same cookie as options for SvelteKit's `event.cookies.set()`. */
