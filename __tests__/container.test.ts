@@ -6,7 +6,10 @@ import { SystemClock } from '../src/services/clock.js';
 import { CookieSessionStrategy } from '../src/strategies/cookie-session-strategy.js';
 import { MemoryStrategy } from '../src/strategies/memory-strategy.js';
 import { Tokens } from '../src/tokens.js';
-import type { SignatureCheck, Signer } from '../src/types.js';
+import { SessionEngine } from '../src/session-engine.js';
+import { SessionStorage } from '../src/session.js';
+import type { RequestEvent } from '@sveltejs/kit';
+import type { SessionOptions, SignatureCheck, Signer } from '../src/types.js';
 import { FakeClock } from './helpers/fakes.js';
 import { MapStrategy } from './helpers/map-strategy.js';
 import { ops, results } from './helpers/kit-app.js';
@@ -76,5 +79,30 @@ describe('overriding services through the container', () => {
     expect([...store.rows.values()]).toEqual(['{"a":1,"b":2}']);
     await b.get(`/page${ops(['destroy'])}`);
     expect(store.rows.size).toBe(0);
+  });
+});
+
+describe('SessionEngine.open()', () => {
+  const event = () => ({ locals: {}, url: new URL('http://localhost/') }) as unknown as RequestEvent;
+  const cookieOf = async (options: SessionOptions) => {
+    const engine = createSessionContainer(options).resolve(SessionEngine);
+    const session = await engine.open(event(), {});
+    await session.set('n', 1);
+    const [cookie] = await session.commit();
+    return { engine, cookies: { [cookie.name]: cookie.value } };
+  };
+
+  it('opens a cookie-strategy session at once, without a promise (node:crypto)', async () => {
+    const { engine, cookies } = await cookieOf({ session: { secrets: [SECRET] } });
+    const opened = engine.open(event(), cookies);
+    expect(opened).toBeInstanceOf(SessionStorage);
+    expect((opened as SessionStorage).get('n')).toBe(1);
+  });
+
+  it('opens a store session with a promise (the store answers later)', async () => {
+    const { engine, cookies } = await cookieOf({ adapter: { name: 'memory' }, session: { secrets: [SECRET] } });
+    const opened = engine.open(event(), cookies);
+    expect(opened).toBeInstanceOf(Promise);
+    expect((await opened).get('n')).toBe(1);
   });
 });

@@ -6,7 +6,9 @@ import { sanitizeRecord } from './services/json.js';
 import { callStore, SessionStorage, type SessionRuntime } from './session.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import { Tokens } from './tokens.js';
-import type { Clock, CookieCodec, IdGenerator, StrategyContext } from './types.js';
+import { isPromise } from './services/promise-like.js';
+import { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
+import type { Clock, CookieCodec, DecodedEnvelope, IdGenerator, StrategyContext } from './types.js';
 
 /**
  * Opens the session of each request. Built once per `handleSession()` call from the container;
@@ -17,6 +19,7 @@ export class SessionEngine {
   readonly #runtime: SessionRuntime;
   readonly #writers: { secure: SetCookieWriter; insecure: SetCookieWriter };
   readonly #secure: boolean | undefined;
+  readonly #decodeCookie: ((payload: string) => Record<string, unknown> | null) | undefined;
 
   constructor(
     @inject(Tokens.Config) config: SessionConfig,
@@ -38,6 +41,12 @@ export class SessionEngine {
       insecure: new SetCookieWriter(config.attributes.insecure)
     };
     this.#secure = config.secureExplicit ? !!config.attributes.secure.secure : undefined;
+    // The built-in cookie strategy decodes synchronously; a subclass that overrides readData()
+    // is called through it.
+    this.#decodeCookie =
+      strategy instanceof CookieSessionStrategy && strategy.readData === CookieSessionStrategy.prototype.readData
+        ? (payload) => strategy.decode(payload)
+        : undefined;
   }
 
   /**
@@ -55,15 +64,22 @@ export class SessionEngine {
    * (a `SessionStoreError`).
    */
   open(event: RequestEvent, cookies: Record<string, string | undefined>): SessionStorage | Promise<SessionStorage> {
+    const runtime = this.#runtime;
     const context = { event };
-    if (cookies[this.#runtime.config.cookieName] === undefined) return new SessionStorage(this.#runtime, context, []);
-    return this.#read(context, cookies);
+    if (cookies[runtime.config.cookieName] === undefined) return new SessionStorage(runtime, context, []);
+    const names = runtime.codec.names(cookies);
+    const envelope = runtime.codec.read(cookies);
+    return isPromise(envelope)
+      ? envelope.then((decoded) => this.#load(context, names, decoded))
+      : this.#load(context, names, envelope);
   }
 
-  async #read(context: StrategyContext, cookies: Record<string, string | undefined>): Promise<SessionStorage> {
+  /**
+   * The session of a decoded envelope: a fresh one for an expired or unknown session. With the
+   * cookie strategy and node:crypto, the whole read is synchronous (no promise at all).
+   */
+  #load(context: StrategyContext, names: string[], envelope: DecodedEnvelope | null): SessionStorage | Promise<SessionStorage> {
     const runtime = this.#runtime;
-    const names = runtime.codec.names(cookies);
-    const envelope = await runtime.codec.read(cookies);
     const now = runtime.clock.now();
     const { absoluteTimeout } = runtime.config;
     if (
@@ -73,26 +89,30 @@ export class SessionEngine {
     ) {
       return new SessionStorage(runtime, context, names);
     }
+    if (this.#decodeCookie) return this.#adopt(context, names, envelope, this.#decodeCookie(envelope.payload));
+    if (runtime.inCookie) {
+      return runtime.strategy.readData(envelope.payload, context).then((record) => this.#adopt(context, names, envelope, record));
+    }
+    return callStore('read a session', async () => {
+      const found = await runtime.strategy.readData(envelope.id, context);
+      if (found !== null && (typeof found !== 'object' || Array.isArray(found))) {
+        throw new TypeError(`readData() returned ${Array.isArray(found) ? 'an array' : typeof found}, not an object or null`);
+      }
+      return found;
+    }).then((found) => this.#adopt(context, names, envelope, found === null ? null : sanitizeRecord(found)));
+  }
 
-    const record = runtime.inCookie
-      ? await runtime.strategy.readData(envelope.payload, context)
-      : await callStore('read a session', async () => {
-          const found = await runtime.strategy.readData(envelope.id, context);
-          if (found !== null && (typeof found !== 'object' || Array.isArray(found))) {
-            throw new TypeError(`readData() returned ${Array.isArray(found) ? 'an array' : typeof found}, not an object or null`);
-          }
-          return found;
-        });
-    // An id the store does not know is never adopted: the next write mints a new one.
-    const safe = record === null ? null : runtime.inCookie ? record : sanitizeRecord(record);
-    if (safe === null) return new SessionStorage(runtime, context, names);
-    return new SessionStorage(runtime, context, names, {
+  /** An id (or payload) that gave no record is never adopted: the next write mints a new one. */
+  #adopt(context: StrategyContext, names: string[], envelope: DecodedEnvelope, record: Record<string, unknown> | null): SessionStorage {
+    if (record === null) return new SessionStorage(this.#runtime, context, names);
+    return new SessionStorage(this.#runtime, context, names, {
       id: envelope.id,
       created: envelope.created,
       expires: envelope.expires,
       payload: envelope.payload,
-      record: safe,
+      record,
       stale: envelope.stale
     });
   }
+
 }

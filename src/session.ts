@@ -198,7 +198,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
 
   /**
    * @internal True when {@link commit} would write nothing and set no cookie: no change, no flash
-   * read, no destroy or regenerate, no re-signing, no rolling refresh that could be due. Lets
+   * read, no destroy or regenerate, no re-signing, no rolling refresh due. Lets
    * `handleSession` skip the commit of a request that only read (or never touched) its session.
    */
   get idle(): boolean {
@@ -209,7 +209,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       !this.#regenerate &&
       !this.#stale &&
       this.#outgoing.length === 0 &&
-      (this.#id === '' || this.#runtime.config.rollingInterval === 0)
+      (this.#id === '' || !this.#rollingDue(this.#runtime.clock.now()))
     );
   }
 
@@ -291,14 +291,8 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       return;
     }
 
-    // Rolling: refresh when the last write is at least one interval old and the refresh would
-    // actually move the expiry (not when it already sits at the absolute cap).
     const expires = config.expiryAt(now, this.#created);
-    const rollingDue =
-      config.rollingInterval > 0 &&
-      expires > this.#expires &&
-      now - (this.#expires - config.lifetime) >= config.rollingInterval;
-    if (changes.size === 0 && !rollingDue) {
+    if (changes.size === 0 && !this.#rollingDue(now)) {
       if (this.#stale) await this.#issue(now);
       this.#settle(this.#record);
       return;
@@ -329,6 +323,19 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     }
     this.#expires = expires;
     await this.#issue(now);
+  }
+
+  /**
+   * Rolling: a refresh is due when the last write is at least one interval old and the refresh
+   * would actually move the expiry (not when it already sits at the absolute cap).
+   */
+  #rollingDue(now: number): boolean {
+    const { config } = this.#runtime;
+    return (
+      config.rollingInterval > 0 &&
+      config.expiryAt(now, this.#created) > this.#expires &&
+      now - (this.#expires - config.lifetime) >= config.rollingInterval
+    );
   }
 
   /** After a write: the record is what was written, and nothing is pending. */

@@ -240,9 +240,10 @@ export interface Signer {
   sign(data: string): Promise<string>;
   /**
    * Checks `signature` against every secret in constant time: `'valid'` under the newest,
-   * `'rotated'` under an older one (re-sign it), `'invalid'` otherwise.
+   * `'rotated'` under an older one (re-sign it), `'invalid'` otherwise. May answer at once
+   * (node:crypto) or with a promise (Web Crypto).
    */
-  verify(data: string, signature: string): Promise<SignatureCheck>;
+  verify(data: string, signature: string): SignatureCheck | Promise<SignatureCheck>;
 }
 
 /** What the session cookie carries. Times are milliseconds since the epoch. */
@@ -275,7 +276,7 @@ export interface CookieCodec {
    * Reads the session's envelope from the request's cookies, joining chunks; `null` for anything
    * missing, malformed, tampered or oversized. Never throws on client input.
    */
-  read(cookies: Record<string, string | undefined>): Promise<DecodedEnvelope | null>;
+  read(cookies: Record<string, string | undefined>): DecodedEnvelope | null | Promise<DecodedEnvelope | null>;
   /**
    * Signs the envelope and returns the cookies that carry it.
    * @throws SessionError (`SESSION_TOO_LARGE`) past one cookie's size (without chunking) or the cap.

@@ -1,5 +1,6 @@
 import { ChunkedCookieCodec, COOKIE_LIMIT } from '../../src/services/chunked-cookie-codec.js';
 import { HmacSigner } from '../../src/services/hmac-signer.js';
+import { WebCryptoHmacSigner } from '../../src/services/web-crypto-hmac-signer.js';
 import { SessionError } from '../../src/errors.js';
 import type { Envelope, OutgoingCookie } from '../../src/types.js';
 
@@ -26,12 +27,12 @@ describe('ChunkedCookieCodec', () => {
       const written = await codec().write(envelope());
       expect(written).toHaveLength(1);
       expect(written[0].value).toMatch(/^1\.AbCdEfGhIjKlMnOpQrStUvWx\.[0-9a-z]+\.[0-9a-z]+\.eyJhIjoxfQ\.[A-Za-z0-9_-]{43}$/);
-      await expect(codec().read(jar(written))).resolves.toEqual({ ...envelope(), stale: false });
+      expect(await codec().read(jar(written))).toEqual({ ...envelope(), stale: false });
     });
 
     it('binds the signature to the cookie name: a value moved to another name is refused', async () => {
       const written = await codec().write(envelope());
-      await expect(codec({ cookieName: 'other' }).read({ other: written[0].value })).resolves.toBeNull();
+      expect(await codec({ cookieName: 'other' }).read({ other: written[0].value })).toBeNull();
     });
 
     it('refuses a changed expiry, id or payload', async () => {
@@ -40,26 +41,36 @@ describe('ChunkedCookieCodec', () => {
       for (const index of [1, 2, 3, 4]) {
         const changed = [...parts];
         changed[index] = index === 1 ? 'ZZZZEfGhIjKlMnOpQrStUvWx' : index === 4 ? 'eyJhIjoyfQ' : 'zzzzzz';
-        await expect(codec().read({ __sid: changed.join('.') })).resolves.toBeNull();
+        expect(await codec().read({ __sid: changed.join('.') })).toBeNull();
       }
     });
 
     it('refuses an unknown envelope version, even when correctly signed', async () => {
       const signed = `2.AbCdEfGhIjKlMnOpQrStUvWx.a.b.`;
       const value = `${signed}.${await signer.sign(`__sid=${signed}`)}`;
-      await expect(codec().read({ __sid: value })).resolves.toBeNull();
+      expect(await codec().read({ __sid: value })).toBeNull();
     });
 
     it('marks an envelope signed with an older secret as stale', async () => {
       const old = new ChunkedCookieCodec({ cookieName: '__sid', chunk: false, maxSize: COOKIE_LIMIT }, new HmacSigner({ secrets: ['an-old-secret-0123456789abcdef-012'] }));
       const rotated = new ChunkedCookieCodec({ cookieName: '__sid', chunk: false, maxSize: COOKIE_LIMIT }, new HmacSigner({ secrets: [secrets[0], 'an-old-secret-0123456789abcdef-012'] }));
       const written = await old.write(envelope());
-      await expect(rotated.read(jar(written))).resolves.toMatchObject({ stale: true, id: envelope().id });
+      expect(await rotated.read(jar(written))).toMatchObject({ stale: true, id: envelope().id });
     });
 
     it('refuses an id outside [A-Za-z0-9_-] when writing, naming the rule', async () => {
       await expect(codec().write({ ...envelope(), id: 'a.b' })).rejects.toThrow(/1-128 characters of \[A-Za-z0-9_-\]/);
     });
+  });
+
+  it('read() answers at once with a synchronous signer, and with a promise of the same envelope with Web Crypto', async () => {
+    const cookies = jar(await codec().write(envelope()));
+    const now = codec().read(cookies);
+    expect(now).toEqual(expect.objectContaining({ id: 'AbCdEfGhIjKlMnOpQrStUvWx', payload: 'eyJhIjoxfQ' }));
+    const web = new ChunkedCookieCodec({ cookieName: '__sid', chunk: false, maxSize: COOKIE_LIMIT }, new WebCryptoHmacSigner({ secrets }));
+    const later = web.read(cookies);
+    expect(later).toBeInstanceOf(Promise);
+    expect(await later).toEqual(now);
   });
 
   describe('size limits', () => {
@@ -86,17 +97,17 @@ describe('ChunkedCookieCodec', () => {
       expect(written.map((c) => c.name)).toEqual(['__sid', '__sid.1']);
       expect(written[0].value.startsWith('~2~1.')).toBe(true);
       for (const c of written) expect(c.name.length + c.value.length).toBeLessThanOrEqual(COOKIE_LIMIT);
-      await expect(codec({ chunk: true }).read(jar(written))).resolves.toMatchObject({ payload: payloadOf(6000) });
+      expect(await codec({ chunk: true }).read(jar(written))).toMatchObject({ payload: payloadOf(6000) });
     });
 
     it('refuses a chunked cookie with a missing or reordered chunk', async () => {
       const written = await codec({ chunk: true, maxSize: 15 * 1024 }).write(envelope(payloadOf(10_000)));
       expect(written).toHaveLength(3);
       const cookies = jar(written);
-      await expect(codec({ chunk: true, maxSize: 15 * 1024 }).read({ ...cookies, '__sid.2': undefined })).resolves.toBeNull();
-      await expect(
+      expect(await codec({ chunk: true, maxSize: 15 * 1024 }).read({ ...cookies, '__sid.2': undefined })).toBeNull();
+      expect(await 
         codec({ chunk: true, maxSize: 15 * 1024 }).read({ ...cookies, '__sid.1': cookies['__sid.2'], '__sid.2': cookies['__sid.1'] })
-      ).resolves.toBeNull();
+      ).toBeNull();
     });
 
     it('throws past the total cap, naming it', async () => {
@@ -110,10 +121,10 @@ describe('ChunkedCookieCodec', () => {
       const counting = { sign: signer.sign.bind(signer), verify: async (d: string, s: string) => (verified++, signer.verify(d, s)) };
       const guarded = new ChunkedCookieCodec({ cookieName: '__sid', chunk: false, maxSize: COOKIE_LIMIT }, counting);
       const [{ value }] = await codec().write(envelope());
-      await expect(guarded.read({ __sid: value.slice(0, 40) + 'a'.repeat(5000) })).resolves.toBeNull();
-      await expect(guarded.read({ __sid: 'not.an.envelope' })).resolves.toBeNull();
+      expect(await guarded.read({ __sid: value.slice(0, 40) + 'a'.repeat(5000) })).toBeNull();
+      expect(await guarded.read({ __sid: 'not.an.envelope' })).toBeNull();
       expect(verified).toBe(0);
-      await expect(guarded.read({ __sid: value })).resolves.not.toBeNull();
+      expect(await guarded.read({ __sid: value })).not.toBeNull();
       expect(verified).toBe(1);
     });
   });

@@ -3,7 +3,8 @@ import type { SessionConfig } from '../config.js';
 import { SessionError } from '../errors.js';
 import { Tokens } from '../tokens.js';
 import { SIGNATURE_LENGTH } from './hmac-signer.js';
-import type { CookieCodec, DecodedEnvelope, Envelope, OutgoingCookie, Signer } from '../types.js';
+import { isPromise } from './promise-like.js';
+import type { CookieCodec, DecodedEnvelope, Envelope, OutgoingCookie, SignatureCheck, Signer } from '../types.js';
 
 /**
  * Browsers drop a cookie whose name and value together exceed 4096 bytes (RFC 6265bis §5.6).
@@ -22,6 +23,19 @@ const CHUNKED = /^~(\d{1,2})~/;
  * are zero). Anything else is refused before it costs an HMAC.
  */
 const ENVELOPE = /^1\.([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,9})\.([0-9a-z]{1,9})\.([A-Za-z0-9_-]*)\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+
+/** The envelope of a well-formed value (`match` of {@link ENVELOPE}), if its signature checked out. */
+function envelopeOf(match: RegExpExecArray, check: SignatureCheck): DecodedEnvelope | null {
+  if (check === 'invalid') return null;
+  const [, id, created, expires, payload] = match;
+  return {
+    id,
+    created: parseInt(created, 36) * 1000,
+    expires: parseInt(expires, 36) * 1000,
+    payload,
+    stale: check === 'rotated'
+  };
+}
 
 /**
  * The session cookie's wire format:
@@ -52,7 +66,8 @@ export class ChunkedCookieCodec implements CookieCodec {
     this.#maxSize = config.maxSize;
   }
 
-  async read(cookies: Record<string, string | undefined>): Promise<DecodedEnvelope | null> {
+  /** Synchronous when the signer is (node:crypto); a promise otherwise (Web Crypto). */
+  read(cookies: Record<string, string | undefined>): DecodedEnvelope | null | Promise<DecodedEnvelope | null> {
     const main = cookies[this.#name];
     if (!main) return null;
     let value = main;
@@ -71,22 +86,14 @@ export class ChunkedCookieCodec implements CookieCodec {
     return this.#decode(value);
   }
 
-  async #decode(value: string): Promise<DecodedEnvelope | null> {
+  #decode(value: string): DecodedEnvelope | null | Promise<DecodedEnvelope | null> {
     // Cheap shape checks first, so junk never costs an HMAC.
     if (value.length > this.#maxSize) return null;
     const match = ENVELOPE.exec(value);
     if (!match) return null;
-    const [, id, created, expires, payload] = match;
     const cut = value.length - SIGNATURE_LENGTH;
-    const check = await this.signer.verify(`${this.#name}=${value.slice(0, cut - 1)}`, value.slice(cut));
-    if (check === 'invalid') return null;
-    return {
-      id,
-      created: parseInt(created, 36) * 1000,
-      expires: parseInt(expires, 36) * 1000,
-      payload,
-      stale: check === 'rotated'
-    };
+    const check = this.signer.verify(`${this.#name}=${value.slice(0, cut - 1)}`, value.slice(cut));
+    return isPromise(check) ? check.then((answer) => envelopeOf(match, answer)) : envelopeOf(match, check);
   }
 
   async write(envelope: Envelope): Promise<OutgoingCookie[]> {

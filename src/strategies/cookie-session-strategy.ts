@@ -23,8 +23,13 @@ export class CookieSessionStrategy<Data = SessionData, FlashData = Data> extends
   }
 
   async readData(payload: string): Promise<FlashSessionData<Data, FlashData> | null> {
+    return this.decode(payload) as FlashSessionData<Data, FlashData> | null;
+  }
+
+  /** `readData()` without a promise: the session engine calls this on the read path. */
+  decode(payload: string): Record<string, unknown> | null {
     const text = base64urlToText(payload);
-    return text === null ? null : (parseRecord(text) as FlashSessionData<Data, FlashData> | null);
+    return text === null ? null : parseRecord(text);
   }
 
   async updateData(): Promise<void> {
