@@ -1,4 +1,12 @@
-import { base64urlToBytes, base64urlToText, bytesToBase64url, textToBase64url } from '../../src/services/base64url.js';
+import { randomBytes } from 'node:crypto';
+import {
+  base64urlToBytes,
+  base64urlToText,
+  bytesToBase64url,
+  decodeBase64url,
+  encodeBase64url,
+  textToBase64url
+} from '../../src/services/base64url.js';
 import { NanoidGenerator } from '../../src/services/id-generator.js';
 import { SetCookieWriter } from '../../src/services/set-cookie.js';
 
@@ -32,6 +40,22 @@ describe('base64url', () => {
     'refuses %j (%s)',
     (text) => {
       expect(base64urlToBytes(text)).toBeNull();
+    }
+  );
+
+  it('without Buffer (Workers), encodes and decodes exactly as Buffer does, at every length', () => {
+    for (let length = 0; length <= 70; length++) {
+      const bytes = new Uint8Array(randomBytes(length));
+      const text = Buffer.from(bytes).toString('base64url');
+      expect(encodeBase64url(bytes)).toBe(text);
+      expect(decodeBase64url(text)).toEqual(bytes);
+    }
+  });
+
+  it.each([['+/=', 'standard-alphabet characters'], ['abcde', 'an impossible length'], ['%41', 'percent escapes'], ['AAé', 'a character past ASCII']])(
+    'refuses %j (%s) without Buffer too',
+    (text) => {
+      expect(decodeBase64url(text)).toBeNull();
     }
   );
 
