@@ -1,35 +1,22 @@
 /**
- * The contenders. Each one gives, per scenario it can run, a SvelteKit `handle` (installed as the
- * bench app's delegate) and the route operations done with its own session API:
- *
- *   read(event)  -> { views }            read the counter, change nothing
- *   incr(event)  -> { views }            read the counter, write counter + 1
- *   seed(event)  -> { views }            write the ~3 KB blob and views = 0 (S5 set-up, not timed)
- *   check(event) -> { views, blob }      the state, for the correctness checks (not timed)
- *
- * Every handle is built once per (scenario, library), never per request, as an app would.
- * All cookie libraries are configured alike: Path=/, HttpOnly, SameSite=Lax, 7 days.
+ * The contenders, loaded in Node (their wiring is in ./wiring.mjs). Each one gives, per scenario
+ * it can run, a SvelteKit `handle` (installed as the bench app's delegate, or driven by
+ * ./layer.mjs) and the route operations done with its own session API.
  */
 import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parse as parseCookies } from 'cookie';
+import Redis from 'ioredis';
+import { BLOB, handOps, kitCookieSession, reactRouter, sameApi, SECRET, WEEK } from './wiring.mjs';
+
+export { BLOB };
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const benchDir = path.resolve(here, '..');
 const repoDir = path.resolve(benchDir, '..');
-
-/** Exactly 32 characters: svelte-kit-cookie-session requires that length, ours wants at least 32. */
-export const SECRET = 'bench-secret-0123456789abcdefABC';
-const WEEK = 60 * 60 * 24 * 7;
-
-/** ~3 KB of JSON (S5): a cart of 45 lines, 3 KB as JSON, ~4 KB once base64url-encoded. */
-export const BLOB = Array.from({ length: 45 }, (_, i) => ({
-	sku: `SKU-${String(100000 + i * 7919).padStart(6, '0')}`,
-	name: `Product number ${i} in the cart`,
-	qty: (i % 5) + 1
-}));
 
 /** Packages whose `exports` only have a `svelte` condition (plain Node cannot resolve them). */
 function svelteEntry(name) {
@@ -41,95 +28,46 @@ export function versionOf(name) {
 	return JSON.parse(readFileSync(path.join(benchDir, 'node_modules', name, 'package.json'), 'utf8')).version;
 }
 
-// ---------------------------------------------------------------------------------------------
-// ours (the repo's built dist/) and @svelte-dev/session@1.1.3, the old package of our name
-// (installed as old-svelte-dev-session): one public API, so one wiring for both
-// ---------------------------------------------------------------------------------------------
-function sameApi(id, label, kind, handleSession) {
-	const common = {
-		session: { key: '__sid', secrets: [SECRET] },
-		// Kit 2's cookies.set() requires a path (the old package passes it through).
-		cookie: { path: '/', httpOnly: true, sameSite: 'lax', maxAge: WEEK }
-	};
-	const ops = {
-		read: ({ locals }) => ({ views: locals.session.get('views') ?? 0 }),
-		incr: async ({ locals }) => {
-			const views = (locals.session.get('views') ?? 0) + 1;
-			await locals.session.set('views', views);
-			return { views };
-		},
-		seed: async ({ locals }) => {
-			await locals.session.set('blob', BLOB);
-			await locals.session.set('views', 0);
-			return { views: 0 };
-		},
-		check: ({ locals }) => ({ views: locals.session.get('views') ?? 0, blob: JSON.stringify(locals.session.get('blob') ?? null).length })
-	};
-	const cookie = () => ({ handle: handleSession({ adapter: { name: 'cookie' }, ...common }), ops });
-	return {
-		id,
-		label,
-		kind,
-		scenarios: {
-			S1: cookie,
-			S2: cookie,
-			S3: cookie,
-			S4: () => ({ handle: handleSession({ adapter: { name: 'memory' }, ...common }), ops }),
-			S5: () => ({ handle: handleSession({ adapter: { name: 'cookie', options: { chunk: true } }, ...common }), ops })
-		}
-	};
+const oursEntry = pathToFileURL(path.join(repoDir, 'dist', 'index.js')).href;
+
+async function ours(redisClient) {
+	const { handleSession } = await import(oursEntry);
+	const lib = sameApi('ours', '@svelte-dev/session (this repo)', 'ours', handleSession);
+	if (redisClient) lib.scenarios.S6 = () => ({ handle: handleSession({ adapter: { name: 'redis', options: { client: redisClient } }, ...lib.common }), ops: lib.ops });
+	return lib;
 }
 
-async function ours() {
-	const { handleSession } = await import(pathToFileURL(path.join(repoDir, 'dist', 'index.js')).href);
-	return sameApi('ours', '@svelte-dev/session (this repo)', 'ours', handleSession);
+/**
+ * Ours on the Web Crypto path, as on Workers without nodejs_compat: the signer picked there
+ * (WebCryptoHmacSigner) handed in through a container, as a user would replace any service.
+ */
+async function oursWebCrypto() {
+	const { handleSession, WebCryptoHmacSigner, Tokens } = await import(oursEntry);
+	// The tsyringe copy dist/ resolves (the repo's), so the container is the one handleSession knows.
+	const { container } = createRequire(path.join(repoDir, 'package.json'))('tsyringe');
+	const lib = sameApi('ours-wc', '@svelte-dev/session, Web Crypto signer', 'ours-variant', handleSession);
+	const withWebCrypto = () => {
+		const child = container.createChildContainer();
+		child.register(Tokens.Signer, { useValue: new WebCryptoHmacSigner({ secrets: [SECRET] }) });
+		return { handle: handleSession({ adapter: { name: 'cookie' }, ...lib.common, container: child }), ops: lib.ops };
+	};
+	lib.scenarios = { S2: withWebCrypto };
+	return lib;
 }
 
 async function old() {
 	const { handleSession } = await import(svelteEntry('old-svelte-dev-session'));
-	return sameApi('old', '@svelte-dev/session@1.1.3', 'peer', handleSession);
-}
-
-// ---------------------------------------------------------------------------------------------
-// svelte-kit-cookie-session@4 (encrypted cookie; no server-side store)
-// ---------------------------------------------------------------------------------------------
-async function kitCookieSession() {
-	const { handleSession } = await import('svelte-kit-cookie-session');
-	const common = { secret: SECRET, expires: 7, expires_in: 'days', cookie: { path: '/', httpOnly: true, sameSite: 'lax' } };
-	const ops = {
-		read: ({ locals }) => ({ views: locals.session.data.views ?? 0 }),
-		// The README's way to change one value: update() merges into the current data.
-		incr: async ({ locals }) => {
-			const views = (locals.session.data.views ?? 0) + 1;
-			await locals.session.update(() => ({ views }));
-			return { views };
-		},
-		seed: async ({ locals }) => {
-			await locals.session.set({ blob: BLOB, views: 0 });
-			return { views: 0 };
-		},
-		check: ({ locals }) => ({ views: locals.session.data.views ?? 0, blob: JSON.stringify(locals.session.data.blob ?? null).length })
-	};
-	const cookie = () => ({ handle: handleSession({ ...common }), ops });
-	return {
-		id: 'skcs',
-		label: 'svelte-kit-cookie-session',
-		kind: 'peer',
-		scenarios: {
-			S1: cookie,
-			S2: cookie,
-			S3: cookie,
-			S5: () => ({ handle: handleSession({ ...common, chunked: true }), ops })
-		},
-		unsupported: { S4: 'cookie-only library: no server-side store' }
-	};
+	const lib = sameApi('old', '@svelte-dev/session@1.1.3', 'peer', handleSession);
+	lib.unsupported = { S6: 'no Redis adapter (it has cookie, memory and cloudflare-kv)' };
+	return lib;
 }
 
 // ---------------------------------------------------------------------------------------------
 // svelte-kit-sessions@0.4 (id in a signed cookie, data in a store: its MemoryStore)
 // ---------------------------------------------------------------------------------------------
-async function kitSessions() {
+async function kitSessions(redisClient) {
 	const { sveltekitSessionHandle, MemoryStore } = await import(svelteEntry('svelte-kit-sessions'));
+	const { default: RedisStore } = await import('svelte-kit-connect-redis');
 	const ops = {
 		read: ({ locals }) => ({ views: locals.session.data.views ?? 0 }),
 		incr: async ({ locals }) => {
@@ -145,65 +83,27 @@ async function kitSessions() {
 		},
 		check: ({ locals }) => ({ views: locals.session.data.views ?? 0, blob: JSON.stringify(locals.session.data.blob ?? null).length })
 	};
-	const memory = () => ({
+	const withStore = (store) => ({
 		handle: sveltekitSessionHandle({
 			secret: SECRET,
-			store: new MemoryStore(),
+			store,
 			cookie: { path: '/', httpOnly: true, sameSite: 'lax', maxAge: WEEK }
 		}),
 		ops
 	});
+	const memory = () => withStore(new MemoryStore());
+	const scenarios = { S1: memory, S4: memory };
+	if (redisClient) scenarios.S6 = () => withStore(new RedisStore({ client: redisClient }));
 	return {
 		id: 'sks',
-		label: 'svelte-kit-sessions (MemoryStore)',
+		label: 'svelte-kit-sessions (Memory/RedisStore)',
 		kind: 'peer',
-		scenarios: { S1: memory, S4: memory },
+		scenarios,
 		unsupported: {
 			S2: 'store-only library (no data-in-cookie mode); see S4',
 			S3: 'store-only library (no data-in-cookie mode); see S4',
 			S5: 'store-only library (no data-in-cookie mode)'
 		}
-	};
-}
-
-// ---------------------------------------------------------------------------------------------
-// react-router@7 session storages, wrapped in a Kit handle: the Cookie header in, getSession();
-// a route that changed the session marks it, and the handle appends commitSession()'s Set-Cookie.
-// ---------------------------------------------------------------------------------------------
-async function reactRouter() {
-	const { createCookieSessionStorage, createMemorySessionStorage } = await import('react-router');
-	const cookie = { name: '__session', secrets: [SECRET], path: '/', httpOnly: true, sameSite: 'lax', maxAge: WEEK, secure: false };
-	const wrap = (storage) => async ({ event, resolve }) => {
-		const session = await storage.getSession(event.request.headers.get('cookie'));
-		const box = { session, dirty: false };
-		event.locals.rr = box;
-		const response = await resolve(event);
-		if (box.dirty) response.headers.append('set-cookie', await storage.commitSession(session));
-		return response;
-	};
-	const ops = {
-		read: ({ locals }) => ({ views: locals.rr.session.get('views') ?? 0 }),
-		incr: ({ locals }) => {
-			const views = (locals.rr.session.get('views') ?? 0) + 1;
-			locals.rr.session.set('views', views);
-			locals.rr.dirty = true;
-			return { views };
-		},
-		seed: ({ locals }) => {
-			locals.rr.session.set('blob', BLOB);
-			locals.rr.session.set('views', 0);
-			locals.rr.dirty = true;
-			return { views: 0 };
-		},
-		check: ({ locals }) => ({ views: locals.rr.session.get('views') ?? 0, blob: JSON.stringify(locals.rr.session.get('blob') ?? null).length })
-	};
-	const cookieStorage = () => ({ handle: wrap(createCookieSessionStorage({ cookie })), ops });
-	const memoryStorage = () => ({ handle: wrap(createMemorySessionStorage({ cookie })), ops });
-	return {
-		id: 'rr',
-		label: 'react-router 7 (cookie; memory in S4)',
-		kind: 'peer',
-		scenarios: { S1: cookieStorage, S2: cookieStorage, S3: cookieStorage, S4: memoryStorage, S5: cookieStorage }
 	};
 }
 
@@ -257,37 +157,36 @@ function handCrypto() {
 		}
 		return response;
 	};
-	const ops = {
-		read: ({ locals }) => ({ views: locals.hand.data.views ?? 0 }),
-		incr: ({ locals }) => {
-			const views = (locals.hand.data.views ?? 0) + 1;
-			locals.hand.data.views = views;
-			locals.hand.dirty = true;
-			return { views };
-		},
-		seed: ({ locals }) => {
-			locals.hand.data = { blob: BLOB, views: 0 };
-			locals.hand.dirty = true;
-			return { views: 0 };
-		},
-		check: ({ locals }) => ({ views: locals.hand.data.views ?? 0, blob: JSON.stringify(locals.hand.data.blob ?? null).length })
-	};
 	return {
 		id: 'hand',
 		label: 'floor: by hand, node:crypto HMAC',
 		kind: 'floor-crypto',
-		scenarios: { S2: () => ({ handle, ops }), S3: () => ({ handle, ops }) }
+		scenarios: { S2: () => ({ handle, ops: handOps }), S3: () => ({ handle, ops: handOps }) }
 	};
 }
 
-export async function loadLibraries() {
+/**
+ * Every contender that loads; `redisUrl` (S6) gives ours and svelte-kit-sessions (with
+ * svelte-kit-connect-redis) one ioredis client each. `close()` disconnects them.
+ * ioredis is pinned to 5.x in package.json: svelte-kit-connect-redis picks its call style with
+ * `client instanceof Redis` from its own ioredis 5 dependency, so the client must come from that copy.
+ */
+export async function loadLibraries({ redisUrl } = {}) {
+	const clients = [];
+	const client = () => {
+		if (!redisUrl) return undefined;
+		const made = new Redis(redisUrl);
+		clients.push(made);
+		return made;
+	};
 	const libs = [none(), handCrypto()];
 	const loaders = [
-		['ours', ours],
+		['ours', () => ours(client())],
+		['ours-wc', oursWebCrypto],
 		['old', old],
-		['skcs', kitCookieSession],
-		['sks', kitSessions],
-		['rr', reactRouter]
+		['skcs', async () => kitCookieSession(await import('svelte-kit-cookie-session'))],
+		['sks', () => kitSessions(client())],
+		['rr', async () => reactRouter(await import('react-router'))]
 	];
 	const failed = [];
 	for (const [id, load] of loaders) {
@@ -297,5 +196,5 @@ export async function loadLibraries() {
 			failed.push({ id, reason: `could not load: ${error?.message ?? error}` });
 		}
 	}
-	return { libs, failed };
+	return { libs, failed, close: async () => clients.forEach((c) => c.disconnect()) };
 }

@@ -6,8 +6,11 @@ const env = process.env;
 
 /**
  * The demo's session options. SESSION_ADAPTER picks the strategy: cookie (default, chunked so
- * that a big cart fits), memory, or redis (REDIS_URL, default redis://127.0.0.1:6379).
+ * that a big cart fits), memory, or redis (REDIS_URL, default redis://127.0.0.1:6379). `none` is
+ * the baseline for bench/http.mjs: no session library (see hooks.server.ts).
  */
+export const withoutSession = env.SESSION_ADAPTER === 'none';
+
 async function adapter(): Promise<SessionOptions['adapter']> {
   const name = env.SESSION_ADAPTER ?? 'cookie';
   switch (name) {
@@ -25,12 +28,13 @@ async function adapter(): Promise<SessionOptions['adapter']> {
       return { name: 'redis', options: { client } };
     }
     default:
-      throw new Error(`SESSION_ADAPTER must be cookie, memory or redis, got "${name}".`);
+      throw new Error(`SESSION_ADAPTER must be cookie, memory, redis or none, got "${name}".`);
   }
 }
 
 export const sessionOptions: SessionOptions = {
-  adapter: await adapter(),
+  // Unused with SESSION_ADAPTER=none: hooks.server.ts then never calls handleSession.
+  adapter: withoutSession ? { name: 'memory' } : await adapter(),
   // In production, set SESSION_SECRET (openssl rand -base64 32). The fallback keeps the demo
   // runnable with no set-up; servers that share sessions must share the secret.
   session: { secrets: [env.SESSION_SECRET ?? 'demo-only-secret-change-me-0123456789'], rolling: true },
