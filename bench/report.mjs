@@ -59,7 +59,7 @@ else {
 			out.push(`- ${r.id}: read: ${list(r.redis.read.commands)}; write: ${list(r.redis.write.commands)}`);
 		}
 	}
-	const notRun = main.skipped.filter((s) => s.id !== '*');
+	const notRun = main.skipped.filter((s, i, all) => s.id !== '*' && all.findIndex((o) => o.scenario === s.scenario && o.id === s.id) === i);
 	if (notRun.length) {
 		out.push('');
 		out.push('Not run:');
@@ -127,7 +127,7 @@ else {
 	out.push('|---|---:|---:|---:|');
 	for (const o of http.overhead) out.push(`| ${o.route}, ${o.config} | ${pct(o.overhead)} | ${pct(o.ofMedians)} | ${pct(o.cpuOverhead)} |`);
 	out.push('');
-	for (const t of http.targets) out.push(`- ${t.target}: ${pct(t.value)}, ${status(t.met)}`);
+	for (const t of http.targets) out.push(`- ${t.target}: ${pct(t.value)} (pairs spread over ${pct(t.spread)}), ${t.met === null ? 'inconclusive: the run was too noisy to judge' : status(t.met)}`);
 	for (const p of http.problems ?? []) out.push(`- problem: ${p}`);
 }
 
