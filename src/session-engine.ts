@@ -60,8 +60,8 @@ export class SessionEngine {
 
   /**
    * The request's session: synchronously for a visitor without a session cookie (no cryptography,
-   * no store call, no promise). A bad, expired or unknown cookie gives a fresh session; only a failing store throws
-   * (a `SessionStoreError`).
+   * no store call, no promise), and for the cookie strategy with node:crypto. A bad, expired or
+   * unknown cookie gives a fresh session; only a failing store throws (a `SessionStoreError`).
    */
   open(event: RequestEvent, cookies: Record<string, string | undefined>): SessionStorage | Promise<SessionStorage> {
     const runtime = this.#runtime;

@@ -18,11 +18,13 @@ const MAX_CHUNKS = 16;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const CHUNKED = /^~(\d{1,2})~/;
 /**
- * The whole envelope in one pass: version 1, id, created, expires, payload, then the signature
+ * The whole envelope in one pass: the version, id, created, expires, payload, then the signature
  * (32 bytes: 43 base64url characters, the last one in its canonical form, whose two spare bits
  * are zero). Anything else is refused before it costs an HMAC.
  */
-const ENVELOPE = /^1\.([A-Za-z0-9_-]{1,128})\.([0-9a-z]{1,9})\.([0-9a-z]{1,9})\.([A-Za-z0-9_-]*)\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+const ENVELOPE = new RegExp(
+  `^${ENVELOPE_VERSION}\\.([A-Za-z0-9_-]{1,128})\\.([0-9a-z]{1,9})\\.([0-9a-z]{1,9})\\.([A-Za-z0-9_-]*)\\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$`
+);
 
 /** The envelope of a well-formed value (`match` of {@link ENVELOPE}), if its signature checked out. */
 function envelopeOf(match: RegExpExecArray, check: SignatureCheck): DecodedEnvelope | null {
