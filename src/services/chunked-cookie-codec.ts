@@ -2,7 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import type { SessionConfig } from '../config.js';
 import { SessionError } from '../errors.js';
 import { Tokens } from '../tokens.js';
-import { SIGNATURE_LENGTH } from './hmac-signer.js';
+import { SIGNATURE_LENGTH, SIGNATURE_PATTERN } from './hmac-signer.js';
 import { isPromise } from './promise-like.js';
 import type { CookieCodec, DecodedEnvelope, Envelope, OutgoingCookie, SignatureCheck, Signer } from '../types.js';
 
@@ -19,11 +19,11 @@ const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const CHUNKED = /^~(\d{1,2})~/;
 /**
  * The whole envelope in one pass: the version, id, created, expires, payload, then the signature
- * (32 bytes: 43 base64url characters, the last one in its canonical form, whose two spare bits
- * are zero). Anything else is refused before it costs an HMAC.
+ * (in its one canonical spelling: the signer's SIGNATURE_PATTERN). Anything else is refused before
+ * it costs an HMAC.
  */
 const ENVELOPE = new RegExp(
-  `^${ENVELOPE_VERSION}\\.([A-Za-z0-9_-]{1,128})\\.([0-9a-z]{1,9})\\.([0-9a-z]{1,9})\\.([A-Za-z0-9_-]*)\\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$`
+  `^${ENVELOPE_VERSION}\\.([A-Za-z0-9_-]{1,128})\\.([0-9a-z]{1,9})\\.([0-9a-z]{1,9})\\.([A-Za-z0-9_-]*)\\.${SIGNATURE_PATTERN}$`
 );
 
 /** The envelope of a well-formed value (`match` of {@link ENVELOPE}), if its signature checked out. */

@@ -14,7 +14,8 @@ export const SIGNATURE_LENGTH = 43;
  * spare bits; accepting only the spelling with those bits zero gives one envelope exactly one
  * valid form.
  */
-const SIGNATURE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+export const SIGNATURE_PATTERN = '[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]';
+const SIGNATURE = new RegExp(`^${SIGNATURE_PATTERN}$`);
 
 /** The 32 signature bytes, or `null` unless `signature` is a canonical HMAC-SHA256 in base64url. */
 export function signatureBytes(signature: string): Uint8Array | null {
