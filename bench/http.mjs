@@ -35,24 +35,18 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Jar } from './lib/jar.mjs';
+import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
 import { BENCH_DIR, REPO_DIR } from './lib/prepare.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------------------------
-function option(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
 const SECONDS = Number(option('seconds', 5));
 const ROUNDS = Number(option('rounds', 12));
 const CONNECTIONS = Number(option('connections', 10));
 const WARMUP = Number(option('warmup', 5));
-const CONFIGS = option('configs', 'cookie,memory,none')
-	.split(',')
-	.map((s) => s.trim())
-	.filter(Boolean);
+const CONFIGS = listOption('configs', 'cookie,memory,none');
 const BUILD = !process.argv.includes('--no-build');
 const OUT = path.resolve(option('out', path.join(BENCH_DIR, 'results-http.json')));
 

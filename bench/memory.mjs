@@ -19,16 +19,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { option } from './lib/options.mjs';
 import { machine } from './lib/machine.mjs';
 import { BENCH_DIR, REPO_DIR, ensureDist } from './lib/prepare.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------------------------
-function option(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
 const SESSIONS = Number(option('sessions', 1_000_000));
 const CHURN_SECONDS = Number(option('churn-seconds', 180));
 const ONLY = option('only', '');

@@ -17,6 +17,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
 import { BENCH_DIR, ensureApp, ensureDist, loadServer } from './lib/prepare.mjs';
 import { Jar } from './lib/jar.mjs';
@@ -26,25 +27,12 @@ import { startRedis } from './lib/redis.mjs';
 // ---------------------------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------------------------
-function option(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
 const ROUNDS = Number(option('rounds', 60));
-const MODES = option('mode', 'layer,pipeline')
-	.split(',')
-	.map((s) => s.trim())
-	.filter(Boolean);
+const MODES = listOption('mode', 'layer,pipeline');
 const BATCH_MS = Number(option('batch-ms', 40));
 const WARMUP_ROUNDS = Number(option('warmup', 4));
-const ONLY = option('only', '')
-	.split(',')
-	.map((s) => s.trim())
-	.filter(Boolean);
-const LIBS = option('libs', '')
-	.split(',')
-	.map((s) => s.trim())
-	.filter(Boolean);
+const ONLY = listOption('only', '');
+const LIBS = listOption('libs', '');
 const OUT = path.resolve(option('out', path.join(BENCH_DIR, 'results.json')));
 
 const SCENARIOS = {

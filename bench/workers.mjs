@@ -14,16 +14,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
 import { BENCH_DIR, ensureDist } from './lib/prepare.mjs';
 
-function option(name, fallback) {
-	const i = process.argv.indexOf(`--${name}`);
-	return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
 const ROUNDS = Number(option('rounds', 80));
 const N = Number(option('n', 2000));
-const LIBS = option('libs', 'none,hand-wc,ours,rr,skcs,old').split(',').filter(Boolean);
+const LIBS = listOption('libs', 'none,hand-wc,ours,rr,skcs,old');
 const LABELS = {
 	none: 'floor: Kit cookie handling, no session library',
 	'hand-wc': 'floor: by hand, Web Crypto HMAC (key imported once)',
