@@ -14,7 +14,7 @@ export { MemoryStrategy } from './strategies/memory-strategy.js';
 export { CloudflareKVStrategy } from './strategies/cloudflare-kv-strategy.js';
 export { RedisStrategy } from './strategies/redis-strategy.js';
 export { createCustomStrategy } from './strategies/custom-strategy.js';
-export { HmacSigner } from './services/hmac-signer.js';
+export { HmacSigner, type SignerConfig } from './services/hmac-signer.js';
 export { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
 export { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
 export { SystemClock } from './services/clock.js';

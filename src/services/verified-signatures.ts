@@ -1,0 +1,61 @@
+/** Entries kept by default: the signed cookies of about this many recently seen sessions. */
+export const DEFAULT_VERIFIED_SIGNATURES = 1024;
+/** Longer signed strings are not remembered: a cookie chunk is at most 4 KiB. */
+const MAX_DATA_LENGTH = 4096;
+
+/**
+ * A copy that shares no memory with the string it came from. A slice of a Cookie header keeps
+ * the whole header alive in V8; a parsed copy does not.
+ */
+function detached(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
+
+/**
+ * The signatures a signer made or accepted under its current key, each with the exact data it
+ * signs, so that a browser sending the same cookie again costs a table lookup instead of an HMAC.
+ *
+ * Why this is safe:
+ * - Only the signer's own output under its current key goes in: what it signed, or what it
+ *   verified with a constant-time compare. A hit therefore means "this exact (data, signature)
+ *   pair was valid", and an HMAC of the same pair under the same key would say so again. A
+ *   rotated or invalid result is never stored, so attacker input cannot fill the table.
+ * - The lookup key is the signature, compared by the hash table, which uses V8's per-process
+ *   random hash seed: characters of a stored signature are compared with a guess only when the
+ *   two strings' seeded hashes are equal. A guess learns nothing it can steer toward a signature.
+ *   The data is compared only after the signature matched, and is what the sender already holds.
+ * - What a hit answers is "signed by us". Expiry, idle and absolute limits are checked on the
+ *   decoded payload on every request, exactly as after an HMAC.
+ * - Bounded: at most `size` entries of at most 4 KiB each, the oldest dropped first. One table
+ *   per signer, so a new set of secrets starts empty.
+ */
+export class VerifiedSignatures {
+  readonly #entries = new Map<string, string>();
+  readonly #size: number;
+
+  /** `size` 0 turns remembering off: every verify computes the HMAC. */
+  constructor(size = DEFAULT_VERIFIED_SIGNATURES) {
+    if (!Number.isInteger(size) || size < 0) {
+      throw new RangeError(`The verified-signature table size must be a whole number >= 0 (0 turns it off), got ${String(size)}.`);
+    }
+    this.#size = size;
+  }
+
+  /** Whether `signature` was made or accepted under the current key for exactly `data`. */
+  has(data: string, signature: string): boolean {
+    return this.#size > 0 && this.#entries.get(signature) === data;
+  }
+
+  remember(data: string, signature: string): void {
+    if (this.#size === 0 || data.length > MAX_DATA_LENGTH) return;
+    const entries = this.#entries;
+    if (entries.has(signature)) return;
+    if (entries.size >= this.#size) entries.delete(entries.keys().next().value as string);
+    entries.set(detached(signature), detached(data));
+  }
+
+  /** How many entries are kept now (for tests and diagnostics). */
+  get count(): number {
+    return this.#entries.size;
+  }
+}
