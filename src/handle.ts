@@ -28,32 +28,43 @@ type Resolve = Parameters<SessionHandle>[0]['resolve'];
 export function handleSession(options: SessionOptions = {}, handle?: SessionHandle): SessionHandle {
   const engine = createSessionContainer(options).resolve<SessionEngine>(SessionEngine);
 
-  return async function sessionHandle({ event, resolve }) {
+  // Not an async function: a request whose session ends idle (untouched or only read) costs one
+  // promise reaction after the route, no more, which is most of what an anonymous visit costs here.
+  return function sessionHandle({ event, resolve }) {
     const header = event.request.headers.get('cookie');
     const cookies: Record<string, string | undefined> = header ? parse(header) : {};
-    const locals = event.locals as { session?: SessionStorage; cookies?: Record<string, string | undefined> };
-    locals.cookies = cookies;
+    (event.locals as { cookies?: Record<string, string | undefined> }).cookies = cookies;
 
-    // A visitor without a session cookie is opened without a promise (the common anonymous case).
-    let session: SessionStorage;
+    // A visitor without a session cookie, or with a cookie-strategy session on node:crypto, is
+    // opened without a promise.
+    let opened: SessionStorage | Promise<SessionStorage>;
     try {
-      const opened = engine.open(event, cookies);
-      session = opened instanceof SessionStorage ? opened : await opened;
+      opened = engine.open(event, cookies);
     } catch (cause) {
-      throw unavailable(cause);
+      return Promise.reject(unavailable(cause));
     }
-    locals.session = session;
-
-    let response: Response;
-    try {
-      response = handle ? await handle({ event, resolve }) : await resolve(event);
-    } catch (thrown) {
-      return await respondToThrow(thrown, session, engine.writer(event.url), event, resolve);
-    }
-    if (session.idle) return response;
-    const pending = await commit(session);
-    return withCookies(response, pending, engine.writer(event.url));
+    if (opened instanceof SessionStorage) return respond(opened, event, resolve);
+    return opened.then(
+      (session) => respond(session, event, resolve),
+      (cause) => Promise.reject(unavailable(cause))
+    );
   };
+
+  /** Runs the route with the session in `locals`, then commits what the request changed. */
+  function respond(session: SessionStorage, event: RequestEvent, resolve: Resolve): Promise<Response> {
+    (event.locals as { session?: SessionStorage }).session = session;
+    const onThrow = (thrown: unknown) => respondToThrow(thrown, session, engine.writer(event.url), event, resolve);
+    let result: Response | Promise<Response>;
+    try {
+      result = handle ? handle({ event, resolve }) : resolve(event);
+    } catch (thrown) {
+      return onThrow(thrown);
+    }
+    return Promise.resolve(result).then(
+      (response) => (session.idle ? response : commit(session).then((pending) => withCookies(response, pending, engine.writer(event.url)))),
+      onThrow
+    );
+  }
 }
 
 async function commit(session: SessionStorage): Promise<PendingCookie[]> {
