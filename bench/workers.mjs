@@ -20,11 +20,12 @@ import { BENCH_DIR, ensureDist } from './lib/prepare.mjs';
 
 const ROUNDS = Number(option('rounds', 80));
 const N = Number(option('n', 2000));
-const LIBS = listOption('libs', 'none,hand-wc,ours,rr,skcs,old');
+const LIBS = listOption('libs', 'none,hand-wc,ours,ours-nomem,rr,skcs,old');
 const LABELS = {
 	none: 'floor: Kit cookie handling, no session library',
 	'hand-wc': 'floor: by hand, Web Crypto HMAC (key imported once)',
 	ours: '@svelte-dev/session (this repo)',
+	'ours-nomem': '@svelte-dev/session, verified-signature memory off',
 	old: '@svelte-dev/session@1.1.3',
 	skcs: 'svelte-kit-cookie-session',
 	rr: 'react-router 7 (createCookieSessionStorage)'
@@ -112,6 +113,8 @@ try {
 	for (const f of failed) lines.push(`  ${f.id.padEnd(8)} not run: ${f.reason}`);
 	lines.push(`Target: ours >= 2x faster than the fastest peer: ${ratio === null ? 'n/a' : `${ratio.toFixed(2)}x vs ${fastest.id}  ${ratio >= 2 ? 'MET' : 'MISSED'}`}`);
 	if (ours && byId['hand-wc']) lines.push(`Context: ours / hand-written Web Crypto floor: ${(ours.median / byId['hand-wc'].median).toFixed(2)}x`);
+	const noMemory = byId['ours-nomem'];
+	if (noMemory && fastest) lines.push(`Context: ours with the verified-signature memory off: ${(fastest.median / noMemory.median).toFixed(2)}x vs ${fastest.id}`);
 	console.log(lines.join('\n'));
 	writeFileSync(
 		OUT,

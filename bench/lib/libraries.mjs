@@ -55,6 +55,24 @@ async function oursWebCrypto() {
 	return lib;
 }
 
+/**
+ * Ours with the verified-signature memory off (`verifiedSignatures: 0`): every request computes
+ * its HMACs, as the hand-written floor does. Context for the rows where the same cookie is sent
+ * again and again, which is what the memory saves.
+ */
+async function oursNoMemory() {
+	const { handleSession, HmacSigner, Tokens } = await import(oursEntry);
+	const { container } = createRequire(path.join(repoDir, 'package.json'))('tsyringe');
+	const lib = sameApi('ours-nomem', '@svelte-dev/session, verified-signature memory off', 'ours-variant', handleSession);
+	const withSigner = (adapter) => () => {
+		const child = container.createChildContainer();
+		child.register(Tokens.Signer, { useValue: new HmacSigner({ secrets: [SECRET], verifiedSignatures: 0 }) });
+		return { handle: handleSession({ adapter, ...lib.common, container: child }), ops: lib.ops };
+	};
+	lib.scenarios = { S2: withSigner({ name: 'cookie' }), S3: withSigner({ name: 'cookie' }), S4: withSigner({ name: 'memory' }) };
+	return lib;
+}
+
 async function old() {
 	const { handleSession } = await import(svelteEntry('old-svelte-dev-session'));
 	const lib = sameApi('old', '@svelte-dev/session@1.1.3', 'peer', handleSession);
@@ -183,6 +201,7 @@ export async function loadLibraries({ redisUrl } = {}) {
 	const loaders = [
 		['ours', () => ours(client())],
 		['ours-wc', oursWebCrypto],
+		['ours-nomem', oursNoMemory],
 		['old', old],
 		['skcs', async () => kitCookieSession(await import('svelte-kit-cookie-session'))],
 		['sks', () => kitSessions(client())],
