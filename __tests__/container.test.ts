@@ -99,10 +99,33 @@ describe('SessionEngine.open()', () => {
     expect((opened as SessionStorage).get('n')).toBe(1);
   });
 
-  it('opens a store session with a promise (the store answers later)', async () => {
+  it('opens a memory-store session at once, without a promise (node:crypto)', async () => {
     const { engine, cookies } = await cookieOf({ adapter: { name: 'memory' }, session: { secrets: [SECRET] } });
+    const opened = engine.open(event(), cookies);
+    expect(opened).toBeInstanceOf(SessionStorage);
+    expect((opened as SessionStorage).get('n')).toBe(1);
+  });
+
+  it('opens the session of a store that answers later with a promise', async () => {
+    const { engine, cookies } = await cookieOf({ adapter: { strategy: new MapStrategy() }, session: { secrets: [SECRET] } });
     const opened = engine.open(event(), cookies);
     expect(opened).toBeInstanceOf(Promise);
     expect((await opened).get('n')).toBe(1);
+  });
+
+  it("reads a MemoryStrategy subclass through its own readData()", async () => {
+    const reads: string[] = [];
+    class Watched extends MemoryStrategy {
+      override async readData(id: string) {
+        reads.push(id);
+        return super.readData(id);
+      }
+    }
+    const services = root.createChildContainer();
+    services.register(Tokens.Strategy, { useValue: new Watched({}, new SystemClock(), { generate: () => 'x'.repeat(24) }) });
+    const { engine, cookies } = await cookieOf({ container: services, adapter: { name: 'memory' }, session: { secrets: [SECRET] } });
+    const opened = await engine.open(event(), cookies);
+    expect(opened.get('n')).toBe(1);
+    expect(reads).toEqual(['x'.repeat(24)]);
   });
 });

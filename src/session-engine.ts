@@ -8,6 +8,7 @@ import type { BaseStrategy } from './strategies/base-strategy.js';
 import { Tokens } from './tokens.js';
 import { isPromise } from './services/promise-like.js';
 import { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
+import { MemoryStrategy } from './strategies/memory-strategy.js';
 import type { Clock, CookieCodec, DecodedEnvelope, IdGenerator, StrategyContext } from './types.js';
 
 /**
@@ -20,6 +21,7 @@ export class SessionEngine {
   readonly #writers: { secure: SetCookieWriter; insecure: SetCookieWriter };
   readonly #secure: boolean | undefined;
   readonly #decodeCookie: ((payload: string) => Record<string, unknown> | null) | undefined;
+  readonly #readMemory: ((id: string) => Record<string, unknown> | null) | undefined;
 
   constructor(
     @inject(Tokens.Config) config: SessionConfig,
@@ -47,6 +49,11 @@ export class SessionEngine {
       strategy instanceof CookieSessionStrategy && strategy.readData === CookieSessionStrategy.prototype.readData
         ? (payload) => strategy.decode(payload)
         : undefined;
+    // Likewise the built-in memory store reads synchronously.
+    this.#readMemory =
+      strategy instanceof MemoryStrategy && strategy.readData === MemoryStrategy.prototype.readData
+        ? (id) => strategy.read(id)
+        : undefined;
   }
 
   /**
@@ -60,7 +67,8 @@ export class SessionEngine {
 
   /**
    * The request's session: synchronously for a visitor without a session cookie (no cryptography,
-   * no store call, no promise), and for the cookie strategy with node:crypto. A bad, expired or
+   * no store call, no promise), and for the cookie strategy and the memory store with node:crypto
+   * (or any signer whose verify answers at once, such as a remembered signature). A bad, expired or
    * unknown cookie gives a fresh session; only a failing store throws (a `SessionStoreError`).
    */
   open(event: RequestEvent, cookies: Record<string, string | undefined>): SessionStorage | Promise<SessionStorage> {
@@ -75,8 +83,8 @@ export class SessionEngine {
   }
 
   /**
-   * The session of a decoded envelope: a fresh one for an expired or unknown session. With the
-   * cookie strategy and node:crypto, the whole read is synchronous (no promise at all).
+   * The session of a decoded envelope: a fresh one for an expired or unknown session. The built-in
+   * cookie strategy and memory store answer synchronously (no promise at all).
    */
   #load(context: StrategyContext, names: string[], envelope: DecodedEnvelope | null): SessionStorage | Promise<SessionStorage> {
     const runtime = this.#runtime;
@@ -90,6 +98,7 @@ export class SessionEngine {
       return new SessionStorage(runtime, context, names);
     }
     if (this.#decodeCookie) return this.#adopt(context, names, envelope, this.#decodeCookie(envelope.payload));
+    if (this.#readMemory) return this.#adopt(context, names, envelope, this.#readMemory(envelope.id));
     if (runtime.inCookie) {
       return runtime.strategy.readData(envelope.payload, context).then((record) => this.#adopt(context, names, envelope, record));
     }

@@ -69,8 +69,17 @@ export class MemoryStrategy<Data = SessionData, FlashData = Data> extends BaseSt
   }
 
   async readData(id: string): Promise<FlashSessionData<Data, FlashData> | null> {
+    return this.read(id) as FlashSessionData<Data, FlashData> | null;
+  }
+
+  /**
+   * @internal `readData()` without a promise: the session engine reads the built-in store through
+   * it (unless a subclass overrides `readData()`), so that a request reading its session from
+   * memory creates no promise for it. The record is a fresh parse, with prototype keys dropped.
+   */
+  read(id: string): Record<string, unknown> | null {
     const entry = this.#live(id);
-    return entry ? (parseRecord(entry.json) as FlashSessionData<Data, FlashData>) : null;
+    return entry ? parseRecord(entry.json) : null;
   }
 
   async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<void> {
