@@ -140,6 +140,19 @@ function none() {
 }
 
 /**
+ * S1's context: a handle that only calls `resolve`, which is what SvelteKit runs when an app has no
+ * `handle` of its own. What any session library's hook costs at least, before it does anything.
+ */
+function passThrough() {
+	return {
+		id: 'pass',
+		label: 'floor: a handle that only calls resolve',
+		kind: 'floor-handle',
+		scenarios: { S1: () => ({ handle: ({ event, resolve }) => resolve(event), ops: {} }) }
+	};
+}
+
+/**
  * The same cookie work done by hand: the Cookie header parsed once with `cookie` (as Kit and ours
  * do; Kit's own `event.cookies.get()` re-parses the header on every call), an envelope
  * `<expires36>.<base64url JSON>.<HMAC-SHA256 base64url>` over `name=<expires>.<payload>`,
@@ -197,7 +210,7 @@ export async function loadLibraries({ redisUrl } = {}) {
 		clients.push(made);
 		return made;
 	};
-	const libs = [none(), handCrypto()];
+	const libs = [none(), passThrough(), handCrypto()];
 	const loaders = [
 		['ours', () => ours(client())],
 		['ours-wc', oursWebCrypto],
