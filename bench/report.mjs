@@ -127,7 +127,10 @@ else {
 	out.push('|---|---:|---:|---:|');
 	for (const o of http.overhead) out.push(`| ${o.route}, ${o.config} | ${pct(o.overhead)} | ${pct(o.ofMedians)} | ${pct(o.cpuOverhead)} |`);
 	out.push('');
-	for (const t of http.targets) out.push(`- ${t.target}: ${pct(t.value)} (pairs spread over ${pct(t.spread)}), ${t.met === null ? 'inconclusive: the run was too noisy to judge' : status(t.met)}`);
+	for (const t of http.targets) {
+		const how = t.interval ? `95% interval of the median ${pct(t.interval[0])} to ${pct(t.interval[1])}` : `pairs spread over ${pct(t.spread)}`;
+		out.push(`- ${t.target}: ${pct(t.value)} (${how}), ${t.met === null ? 'inconclusive: the interval straddles 10%' : status(t.met)}`);
+	}
 	for (const p of http.problems ?? []) out.push(`- problem: ${p}`);
 }
 
