@@ -44,11 +44,43 @@ describe('SessionConfig', () => {
     [{ session: { rolling: 'yes' } }, /`session\.rolling`/],
     [{ session: { absoluteTimeout: 0 } }, /`session\.absoluteTimeout`/],
     [{ adapter: { name: 'cookie', options: { maxSize: 9000 } } }, /only applies with chunk: true/],
-    [{ adapter: { name: 'cookie', options: { chunk: true, maxSize: 100_000 } } }, /maxSize.*from 4096 to 15360/]
+    [{ adapter: { name: 'cookie', options: { chunk: true, maxSize: 100_000 } } }, /maxSize.*from 4096 to 15360/],
+    // Cookie-name prefixes (RFC 6265bis), matched without regard to case as browsers do.
+    [{ session: { key: '__Host-sid' }, cookie: { secure: false } }, /`cookie\.secure` is false.*starts with __Host-.*Remove secure: false/],
+    [{ session: { key: '__host-sid' }, cookie: { secure: false } }, /starts with __Host-/],
+    [{ session: { key: '__Secure-sid' }, cookie: { secure: false } }, /starts with __Secure-/],
+    [{ session: { key: '__Host-sid' }, cookie: { domain: 'example.com' } }, /`cookie\.domain` is set, but a __Host- cookie must not have a Domain/],
+    [{ session: { key: '__Host-sid' }, cookie: { path: '/app' } }, /`cookie\.path` is "\/app", but a __Host- cookie must have Path=\//],
+    // SameSite=None needs Secure.
+    [{ cookie: { sameSite: 'none', secure: false } }, /`cookie\.sameSite` is 'none' while `cookie\.secure` is false/],
+    [{ cookie: { sameSite: 'None', secure: false } }, /`cookie\.sameSite` is 'none'/],
+    // Characters that would end an attribute (header injection).
+    [{ cookie: { path: '/a;Domain=evil.example' } }, /`cookie\.path` contains ";".*Remove it/],
+    [{ cookie: { path: '/a\r\nSet-Cookie: x=y' } }, /`cookie\.path` contains "\\r"/],
+    [{ cookie: { domain: 'example.com\n' } }, /`cookie\.domain` contains "\\n"/],
+    [{ cookie: { domain: '' } }, /`cookie\.domain` must be a non-empty string/],
+    // What the cookie package itself cannot write.
+    [{ cookie: { domain: 'exa mple.com' } }, /`cookie` cannot be written as a Set-Cookie header: option domain is invalid/]
   ])('refuses %j with a SessionConfigError naming the option and the fix', (options, message) => {
     const attempt = () => build({ session: { secrets }, ...options } as SessionOptions);
     expect(attempt).toThrow(SessionConfigError);
     expect(attempt).toThrow(message);
+  });
+
+  it('a __Host- or __Secure- name, or SameSite=None, is always Secure, http://localhost included', () => {
+    for (const options of [{ session: { secrets, key: '__Host-sid' } }, { session: { secrets, key: '__Secure-sid' } }, { session: { secrets }, cookie: { sameSite: 'none' as const } }]) {
+      const config = build(options);
+      expect(config.attributes.insecure.secure).toBe(true);
+      expect(config.attributes.secure.secure).toBe(true);
+      expect(config.secureExplicit).toBe(true);
+    }
+    expect(build({ session: { secrets, key: '__Host-sid' } }).attributes.secure).toMatchObject({ path: '/' });
+    expect(build({ session: { secrets, key: '__Host-sid' } }).attributes.secure.domain).toBeUndefined();
+  });
+
+  it('accepts a __Secure- cookie with a Domain and a Path (only __Host- forbids them)', () => {
+    const config = build({ session: { secrets, key: '__Secure-sid' }, cookie: { domain: 'example.com', path: '/app' } });
+    expect(config.attributes.secure).toMatchObject({ domain: 'example.com', path: '/app', secure: true });
   });
 
   it('without secrets outside production: a random per-process secret and one warning', () => {

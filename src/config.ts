@@ -1,3 +1,4 @@
+import { serialize } from 'cookie';
 import { SessionConfigError } from './errors.js';
 import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptions } from './types.js';
 
@@ -14,6 +15,8 @@ const KNOWN_ADAPTERS = ['cookie', 'memory', 'cloudflare-kv', 'redis'] as const;
 const SAME_SITE = ['lax', 'strict', 'none'];
 /** RFC 6265 token characters: what a cookie name may contain. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What would end a cookie attribute early: `;` and control characters (CR and LF among them). */
+const ATTRIBUTE_BREAKERS = /[;\x00-\x1f\x7f]/;
 
 const warned = new Set<string>();
 function warnOnce(message: string): void {
@@ -152,7 +155,23 @@ export class SessionConfig {
     if (cookie.path !== undefined && (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))) {
       fail('cookie.path', `must start with '/', got ${JSON.stringify(cookie.path)}`, "Use path: '/' so every route sees the session.");
     }
-    this.secureExplicit = cookie.secure !== undefined;
+    for (const option of ['path', 'domain'] as const) {
+      const value = cookie[option];
+      if (value === undefined) continue;
+      if (typeof value !== 'string' || value === '') fail(`cookie.${option}`, `must be a non-empty string, got ${JSON.stringify(value)}`, `Remove it, or give a ${option}.`);
+      if (ATTRIBUTE_BREAKERS.test(value)) {
+        fail(`cookie.${option}`, `contains ${JSON.stringify(value.match(ATTRIBUTE_BREAKERS)?.[0])} (${JSON.stringify(value)})`, 'A `;`, CR, LF or other control character would end the attribute and let what follows become another attribute or header. Remove it.');
+      }
+    }
+    SessionConfig.#prefixRules(key, cookie);
+    const sameSiteNone = String(cookie.sameSite).toLowerCase() === 'none';
+    if (sameSiteNone && cookie.secure === false) {
+      fail('cookie.sameSite', "is 'none' while `cookie.secure` is false: browsers drop a SameSite=None cookie without Secure", "Remove secure: false (the cookie is then always Secure), or use sameSite: 'lax'.");
+    }
+    // A prefixed name or SameSite=None needs Secure everywhere, http://localhost included: browsers
+    // refuse such a cookie without it (Safari refuses Secure on http://localhost too: use https).
+    const alwaysSecure = sameSiteNone || /^__(host|secure)-/i.test(key);
+    this.secureExplicit = cookie.secure !== undefined || alwaysSecure;
     const base: CookieOptions = {
       path: '/',
       httpOnly: true,
@@ -163,8 +182,34 @@ export class SessionConfig {
     };
     this.attributes = {
       secure: { ...base, secure: cookie.secure ?? true },
-      insecure: { ...base, secure: cookie.secure ?? false }
+      insecure: { ...base, secure: cookie.secure ?? alwaysSecure }
     };
+    try {
+      serialize(key, '', { ...this.attributes.secure, maxAge: maxAge === undefined ? undefined : Math.floor(maxAge), expires: cookie.expires });
+    } catch (error) {
+      // The cookie package's own checks (a domain it cannot write, for example).
+      fail('cookie', `cannot be written as a Set-Cookie header: ${(error as Error).message}`, 'Check cookie.domain and cookie.path.');
+    }
+  }
+
+  /**
+   * The cookie-name prefixes (RFC 6265bis): `__Secure-` needs Secure; `__Host-` needs Secure,
+   * Path=/ and no Domain. Browsers match them without regard to case and drop a cookie that breaks
+   * them, so a session would silently never stick.
+   */
+  static #prefixRules(key: string, cookie: CookieOptions): void {
+    const prefix = /^__host-/i.test(key) ? '__Host-' : /^__secure-/i.test(key) ? '__Secure-' : undefined;
+    if (!prefix) return;
+    if (cookie.secure === false) {
+      fail('cookie.secure', `is false, but the cookie name ${JSON.stringify(key)} starts with ${prefix}, which browsers accept only with Secure`, `Remove secure: false (the cookie is then always Secure), or use a name without ${prefix}.`);
+    }
+    if (prefix !== '__Host-') return;
+    if (cookie.domain !== undefined) {
+      fail('cookie.domain', `is set, but a ${prefix} cookie must not have a Domain (browsers drop it)`, 'Remove cookie.domain: the cookie then belongs to this host only, which is what __Host- means.');
+    }
+    if (cookie.path !== undefined && cookie.path !== '/') {
+      fail('cookie.path', `is ${JSON.stringify(cookie.path)}, but a ${prefix} cookie must have Path=/`, "Use path: '/', or a name without __Host-.");
+    }
   }
 
   /** The expiry of a session written at `now` and created at `created`. */

@@ -101,4 +101,22 @@ describe('CookieSessionStrategy through handleSession', () => {
     expect(sessionCookies(remote)[0]).toMatch(/; SameSite=Lax/);
     expect(sessionCookies(remote)[0]).toMatch(/; Path=\//);
   });
+
+  it('a __Host- session cookie is sent Secure with Path=/ and no Domain, on http://localhost too, and reads back', async () => {
+    const { browser } = await sessionApp({ adapter: { name: 'cookie' }, session: { key: '__Host-sid' } });
+    const b = browser('http://localhost');
+    const written = await b.get(`/api${ops(['set', 'a', 1])}`);
+    const [header] = sessionCookies(written, '__Host-sid');
+    expect(header).toMatch(/; Secure/);
+    expect(header).toMatch(/; Path=\/(;|$)/);
+    expect(header).not.toMatch(/Domain=/i);
+    expect(await results(await b.get(`/api${ops(['get', 'a'])}`))).toEqual([1]);
+  });
+
+  it("SameSite=None is sent with Secure, on http://localhost too", async () => {
+    const { browser } = await sessionApp({ adapter: { name: 'cookie' }, cookie: { sameSite: 'none' } });
+    const [header] = sessionCookies(await browser('http://localhost').get(`/api${ops(['set', 'a', 1])}`));
+    expect(header).toMatch(/; SameSite=None/);
+    expect(header).toMatch(/; Secure/);
+  });
 });
