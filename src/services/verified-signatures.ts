@@ -1,6 +1,9 @@
 /** Entries kept by default: the signed cookies of about this many recently seen sessions. */
 export const DEFAULT_VERIFIED_SIGNATURES = 1024;
-/** Longer signed strings are not remembered: a cookie chunk is at most 4 KiB. */
+/**
+ * Longer signed data is not remembered (one cookie holds at most 4 KiB; a chunked session is
+ * checked every time): the table's worst case stays at about 4 MiB.
+ */
 const MAX_DATA_LENGTH = 4096;
 
 /**
@@ -26,8 +29,8 @@ function detached(text: string): string {
  *   The data is compared only after the signature matched, and is what the sender already holds.
  * - What a hit answers is "signed by us". Expiry, idle and absolute limits are checked on the
  *   decoded payload on every request, exactly as after an HMAC.
- * - Bounded: at most `size` entries of at most 4 KiB each, the oldest dropped first. One table
- *   per signer, so a new set of secrets starts empty.
+ * - Bounded: at most `size` entries of at most 4 KiB of data each, the oldest dropped first.
+ *   One table per signer, so a new set of secrets starts empty.
  */
 export class VerifiedSignatures {
   readonly #entries = new Map<string, string>();
