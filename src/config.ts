@@ -4,7 +4,7 @@ import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptio
 
 const DAY = 86_400_000;
 /** RFC 6265bis caps cookie lifetimes at 400 days; browsers clamp longer ones silently. */
-const MAX_AGE_LIMIT_SECONDS = 400 * 86_400;
+export const MAX_AGE_LIMIT_SECONDS = 400 * 86_400;
 /** One cookie's name and value together: what browsers keep (RFC 6265bis). */
 const COOKIE_LIMIT = 4096;
 /** Default cap on all chunks together: leaves 1 KiB of nginx's default 8 KiB header line. */

@@ -1,7 +1,7 @@
 import { SessionError, SessionStoreError } from './errors.js';
 import { isForbiddenKey, toJsonValue } from './services/json.js';
 import type { PendingCookie } from './services/set-cookie.js';
-import type { SessionConfig } from './config.js';
+import { MAX_AGE_LIMIT_SECONDS, type SessionConfig } from './config.js';
 import { applyChanges as applyTo } from './strategies/apply-changes.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import type {
@@ -362,10 +362,11 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       payload: this.#runtime.inCookie ? this.#payload : ''
     });
     // Max-Age only when the user asked for a lifetime; otherwise a browser-session cookie
-    // (the expiry inside the signed envelope still bounds it on the server).
+    // (the expiry inside the signed envelope still bounds it on the server). At most 400 days,
+    // which is what browsers keep anyway: a `cookie.expires` further ahead is not sent as such.
     let maxAge: number | undefined;
     if (config.persistent || config.fixedExpiry !== undefined) {
-      maxAge = Math.max(0, Math.floor((this.#expires - now) / 1000));
+      maxAge = Math.min(MAX_AGE_LIMIT_SECONDS, Math.max(0, Math.floor((this.#expires - now) / 1000)));
     }
     const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
     const outgoing: PendingCookie[] = cookies.map(({ name, value }) => ({ name, value, maxAge, expires }));

@@ -113,6 +113,13 @@ describe('CookieSessionStrategy through handleSession', () => {
     expect(await results(await b.get(`/api${ops(['get', 'a'])}`))).toEqual([1]);
   });
 
+  it('sends Max-Age of at most 400 days when cookie.expires lies further ahead', async () => {
+    const { browser, clock } = await sessionApp({ adapter: { name: 'cookie' }, cookie: { expires: new Date(Date.now() + 800 * 86_400_000) } });
+    const [header] = sessionCookies(await browser('https://example.com').get(`/api${ops(['set', 'a', 1])}`));
+    expect(header).toMatch(/; Max-Age=34560000; /);
+    expect(header).toContain(`Expires=${new Date(clock.now() + 34_560_000_000).toUTCString()}`);
+  });
+
   it("SameSite=None is sent with Secure, on http://localhost too", async () => {
     const { browser } = await sessionApp({ adapter: { name: 'cookie' }, cookie: { sameSite: 'none' } });
     const [header] = sessionCookies(await browser('http://localhost').get(`/api${ops(['set', 'a', 1])}`));
