@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { createSessionContainer } from '../../src/container.js';
 import { textToBase64url } from '../../src/services/base64url.js';
 import { Tokens } from '../../src/tokens.js';
-import type { CookieCodec, SessionOptions } from '../../src/types.js';
+import type { CookieCodec, SessionOptions, Signer } from '../../src/types.js';
+import { MapStrategy } from '../helpers/map-strategy.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
 
@@ -97,5 +98,47 @@ describe.each(adapters)('bad session cookies: %s strategy', (_name, adapter) => 
     const [, , id] = await results(await victim.get(`/page${ops(['set', 'user', 'victim'], ['save'], ['id'])}`));
     expect(id).not.toBe(planted);
     expect(victim.cookies().__sid).not.toContain(planted);
+  });
+});
+
+describe('ids outside the id alphabet never reach a store', () => {
+  /** A validly signed store envelope for `id`, written by hand: the codec itself refuses such ids. */
+  async function signedEnvelope(id: string): Promise<string> {
+    const signer = createSessionContainer({ session: { secrets: [SECRET] } }).resolve<Signer>(Tokens.Signer);
+    const now = Math.floor(Date.now() / 1000);
+    const signed = ['1', id, now.toString(36), (now + 3600).toString(36), ''].join('.');
+    return `${signed}.${await signer.sign(`__sid=${signed}`)}`;
+  }
+
+  it.each([
+    ['a path', '../../etc/passwd'],
+    ['a glob', 'sess*'],
+    ['a key separator', 'abc:def'],
+    ['a NUL byte (escaped)', 'abc%00def'],
+    ['non-ASCII', 'sessión'],
+    ['129 characters', 'A'.repeat(129)]
+  ])('%s, even validly signed, gives a fresh session and no store read', async (_case, id) => {
+    const store = new MapStrategy();
+    const reads: string[] = [];
+    const readData = store.readData.bind(store);
+    store.readData = async (asked: string) => (reads.push(asked), readData(asked));
+    const { app } = await sessionApp({ adapter: { strategy: store } });
+    const response = await app.respond(
+      new Request(`http://localhost/page${ops(['data'], ['id'])}`, { headers: { cookie: `__sid=${await signedEnvelope(id)}` } })
+    );
+    expect(response.status).toBe(200);
+    expect(await results(response)).toEqual([{}, '']);
+    expect(reads).toEqual([]);
+    expect(app.errors()).toEqual([]);
+  });
+
+  it('the same hand-written envelope with an id in the alphabet does reach the store (the check above can fail)', async () => {
+    const store = new MapStrategy();
+    store.rows.set('A'.repeat(24), JSON.stringify({ a: 1 }));
+    const { app } = await sessionApp({ adapter: { strategy: store } });
+    const response = await app.respond(
+      new Request(`http://localhost/page${ops(['get', 'a'])}`, { headers: { cookie: `__sid=${await signedEnvelope('A'.repeat(24))}` } })
+    );
+    expect(await results(response)).toEqual([1]);
   });
 });
