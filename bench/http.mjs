@@ -37,6 +37,7 @@ import path from 'node:path';
 import { Jar } from './lib/jar.mjs';
 import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
+import { median, medianInterval, quantile } from './lib/stats.mjs';
 import { BENCH_DIR, REPO_DIR } from './lib/prepare.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -281,14 +282,6 @@ for (const run of runs) {
 	}
 }
 
-function quantile(values, q) {
-	const sorted = [...values].sort((a, b) => a - b);
-	const pos = (sorted.length - 1) * q;
-	const lo = Math.floor(pos);
-	const hi = Math.ceil(pos);
-	return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-const median = (values) => quantile(values, 0.5);
 const summary = [];
 for (const route of ROUTES) {
 	for (const config of CONFIGS) {
@@ -336,18 +329,10 @@ if (CONFIGS.includes(BASELINE)) {
 	}
 }
 /**
- * A 95% confidence interval for the median of the pairs, from their order statistics (no
- * assumption about their distribution): ranks n/2 -+ 0.98 sqrt(n). The target is met when the
+ * Judged on the 95% confidence interval of the median of the pairs (lib/stats.mjs): met when the
  * whole interval is at most 10%, missed when all of it is above, and inconclusive otherwise: the
  * noise of this machine, not the library, then decides, and more rounds narrow the interval.
  */
-function medianInterval(values) {
-	const sorted = [...values].sort((a, b) => a - b);
-	const n = sorted.length;
-	const lo = Math.max(1, Math.floor((n - 1.96 * Math.sqrt(n)) / 2));
-	const hi = Math.min(n, Math.ceil(1 + (n + 1.96 * Math.sqrt(n)) / 2));
-	return [sorted[lo - 1], sorted[hi - 1]];
-}
 const LIMIT = 0.1;
 const targets = overhead
 	.filter((o) => o.route === 'reads')

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { option } from './lib/options.mjs';
 import { machine } from './lib/machine.mjs';
+import { median } from './lib/stats.mjs';
 import { BENCH_DIR, REPO_DIR, ensureDist } from './lib/prepare.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -216,12 +217,6 @@ function child(name) {
 	const run = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 	if (run.status !== 0) throw new Error(`child ${name} exited with ${run.status ?? run.signal}`);
 	return JSON.parse(run.stdout.trim().split('\n').pop());
-}
-
-function median(values) {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = sorted.length / 2;
-	return sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Least-squares slope of y over x. */

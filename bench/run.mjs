@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
+import { median, quantile } from './lib/stats.mjs';
 import { BENCH_DIR, ensureApp, ensureDist, loadServer } from './lib/prepare.mjs';
 import { Jar } from './lib/jar.mjs';
 import { answerBare, respondLayer } from './lib/layer.mjs';
@@ -242,15 +243,8 @@ for (const pair of pairs) pair.setCookiesPerResponse = await recheck(pair.scenar
 // ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
-function quantile(values, q) {
-	const sorted = [...values].sort((a, b) => a - b);
-	const pos = (sorted.length - 1) * q;
-	const lo = Math.floor(pos);
-	const hi = Math.ceil(pos);
-	return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 for (const pair of pairs) {
-	pair.median = quantile(pair.batches, 0.5);
+	pair.median = median(pair.batches);
 	pair.p25 = quantile(pair.batches, 0.25);
 	pair.p75 = quantile(pair.batches, 0.75);
 }

@@ -16,6 +16,7 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { listOption, option } from './lib/options.mjs';
 import { CPU, machine } from './lib/machine.mjs';
+import { median } from './lib/stats.mjs';
 import { BENCH_DIR, ensureDist } from './lib/prepare.mjs';
 
 const ROUNDS = Number(option('rounds', 80));
@@ -92,11 +93,6 @@ try {
 	}
 	const elapsed = (Date.now() - started) / 1000;
 
-	const median = (values) => {
-		const sorted = [...values].sort((a, b) => a - b);
-		const mid = sorted.length >> 1;
-		return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-	};
 	for (const c of contenders) c.median = median(c.batches);
 	const byId = Object.fromEntries(contenders.map((c) => [c.id, c]));
 	const peers = contenders.filter((c) => ['old', 'skcs', 'rr'].includes(c.id)).sort((a, b) => a.median - b.median);
