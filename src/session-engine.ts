@@ -20,8 +20,8 @@ export class SessionEngine {
   readonly #runtime: SessionRuntime;
   readonly #writers: { secure: SetCookieWriter; insecure: SetCookieWriter };
   readonly #secure: boolean | undefined;
-  readonly #decodeCookie: ((payload: string) => Record<string, unknown> | null) | undefined;
-  readonly #readMemory: ((id: string) => Record<string, unknown> | null) | undefined;
+  /** The record of an envelope without a promise, for the built-in strategies that can. */
+  readonly #readNow: SynchronousReader | undefined;
 
   constructor(
     @inject(Tokens.Config) config: SessionConfig,
@@ -43,17 +43,7 @@ export class SessionEngine {
       insecure: new SetCookieWriter(config.attributes.insecure)
     };
     this.#secure = config.secureExplicit ? !!config.attributes.secure.secure : undefined;
-    // The built-in cookie strategy decodes synchronously; a subclass that overrides readData()
-    // is called through it.
-    this.#decodeCookie =
-      strategy instanceof CookieSessionStrategy && strategy.readData === CookieSessionStrategy.prototype.readData
-        ? (payload) => strategy.decode(payload)
-        : undefined;
-    // Likewise the built-in memory store reads synchronously.
-    this.#readMemory =
-      strategy instanceof MemoryStrategy && strategy.readData === MemoryStrategy.prototype.readData
-        ? (id) => strategy.read(id)
-        : undefined;
+    this.#readNow = synchronousReader(strategy);
   }
 
   /**
@@ -97,8 +87,7 @@ export class SessionEngine {
     ) {
       return new SessionStorage(runtime, context, names);
     }
-    if (this.#decodeCookie) return this.#adopt(context, names, envelope, this.#decodeCookie(envelope.payload));
-    if (this.#readMemory) return this.#adopt(context, names, envelope, this.#readMemory(envelope.id));
+    if (this.#readNow) return this.#adopt(context, names, envelope, this.#readNow(envelope));
     if (runtime.inCookie) {
       return runtime.strategy.readData(envelope.payload, context).then((record) => this.#adopt(context, names, envelope, record));
     }
@@ -123,5 +112,20 @@ export class SessionEngine {
       stale: envelope.stale
     });
   }
+}
 
+/**
+ * How the built-in cookie strategy (decoding the payload) and memory store (reading the id) give
+ * a record without a promise; `undefined` for any other store, and for a subclass that overrides
+ * `readData()`, which is then called through it.
+ */
+type SynchronousReader = (envelope: DecodedEnvelope) => Record<string, unknown> | null;
+function synchronousReader(strategy: BaseStrategy<any, any>): SynchronousReader | undefined {
+  if (strategy instanceof CookieSessionStrategy && strategy.readData === CookieSessionStrategy.prototype.readData) {
+    return (envelope) => strategy.decode(envelope.payload);
+  }
+  if (strategy instanceof MemoryStrategy && strategy.readData === MemoryStrategy.prototype.readData) {
+    return (envelope) => strategy.read(envelope.id);
+  }
+  return undefined;
 }
