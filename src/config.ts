@@ -163,14 +163,14 @@ export class SessionConfig {
         fail(`cookie.${option}`, `contains ${JSON.stringify(value.match(ATTRIBUTE_BREAKERS)?.[0])} (${JSON.stringify(value)})`, 'A `;`, CR, LF or other control character would end the attribute and let what follows become another attribute or header. Remove it.');
       }
     }
-    SessionConfig.#prefixRules(key, cookie);
+    const prefix = SessionConfig.#prefixRules(key, cookie);
     const sameSiteNone = String(cookie.sameSite).toLowerCase() === 'none';
     if (sameSiteNone && cookie.secure === false) {
       fail('cookie.sameSite', "is 'none' while `cookie.secure` is false: browsers drop a SameSite=None cookie without Secure", "Remove secure: false (the cookie is then always Secure), or use sameSite: 'lax'.");
     }
     // A prefixed name or SameSite=None needs Secure everywhere, http://localhost included: browsers
     // refuse such a cookie without it (Safari refuses Secure on http://localhost too: use https).
-    const alwaysSecure = sameSiteNone || /^__(host|secure)-/i.test(key);
+    const alwaysSecure = sameSiteNone || prefix !== undefined;
     this.secureExplicit = cookie.secure !== undefined || alwaysSecure;
     const base: CookieOptions = {
       path: '/',
@@ -195,21 +195,22 @@ export class SessionConfig {
   /**
    * The cookie-name prefixes (RFC 6265bis): `__Secure-` needs Secure; `__Host-` needs Secure,
    * Path=/ and no Domain. Browsers match them without regard to case and drop a cookie that breaks
-   * them, so a session would silently never stick.
+   * them, so a session would silently never stick. Returns the name's prefix, if it has one.
    */
-  static #prefixRules(key: string, cookie: CookieOptions): void {
+  static #prefixRules(key: string, cookie: CookieOptions): '__Host-' | '__Secure-' | undefined {
     const prefix = /^__host-/i.test(key) ? '__Host-' : /^__secure-/i.test(key) ? '__Secure-' : undefined;
-    if (!prefix) return;
+    if (!prefix) return undefined;
     if (cookie.secure === false) {
       fail('cookie.secure', `is false, but the cookie name ${JSON.stringify(key)} starts with ${prefix}, which browsers accept only with Secure`, `Remove secure: false (the cookie is then always Secure), or use a name without ${prefix}.`);
     }
-    if (prefix !== '__Host-') return;
+    if (prefix !== '__Host-') return prefix;
     if (cookie.domain !== undefined) {
       fail('cookie.domain', `is set, but a ${prefix} cookie must not have a Domain (browsers drop it)`, 'Remove cookie.domain: the cookie then belongs to this host only, which is what __Host- means.');
     }
     if (cookie.path !== undefined && cookie.path !== '/') {
       fail('cookie.path', `is ${JSON.stringify(cookie.path)}, but a ${prefix} cookie must have Path=/`, "Use path: '/', or a name without __Host-.");
     }
+    return prefix;
   }
 
   /** The expiry of a session written at `now` and created at `created`. */
