@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parse as parseCookies } from 'cookie';
 import Redis from 'ioredis';
-import { BLOB, handOps, kitCookieSession, reactRouter, sameApi, SECRET, WEEK } from './wiring.mjs';
+import { BLOB, handOps, kitCookieSession, reactRouter, sameApi, SECRET, WEEK, withSigner } from './wiring.mjs';
 
 export { BLOB };
 
@@ -30,6 +30,9 @@ export function versionOf(name) {
 
 const oursEntry = pathToFileURL(path.join(repoDir, 'dist', 'index.js')).href;
 
+/** The tsyringe copy dist/ resolves (the repo's), so its containers are the ones handleSession knows. */
+const oursContainer = () => createRequire(path.join(repoDir, 'package.json'))('tsyringe').container;
+
 async function ours(redisClient) {
 	const { handleSession } = await import(oursEntry);
 	const lib = sameApi('ours', '@svelte-dev/session (this repo)', 'ours', handleSession);
@@ -42,16 +45,10 @@ async function ours(redisClient) {
  * (WebCryptoHmacSigner) handed in through a container, as a user would replace any service.
  */
 async function oursWebCrypto() {
-	const { handleSession, WebCryptoHmacSigner, Tokens } = await import(oursEntry);
-	// The tsyringe copy dist/ resolves (the repo's), so the container is the one handleSession knows.
-	const { container } = createRequire(path.join(repoDir, 'package.json'))('tsyringe');
-	const lib = sameApi('ours-wc', '@svelte-dev/session, Web Crypto signer', 'ours-variant', handleSession);
-	const withWebCrypto = () => {
-		const child = container.createChildContainer();
-		child.register(Tokens.Signer, { useValue: new WebCryptoHmacSigner({ secrets: [SECRET] }) });
-		return { handle: handleSession({ adapter: { name: 'cookie' }, ...lib.common, container: child }), ops: lib.ops };
-	};
-	lib.scenarios = { S2: withWebCrypto };
+	const ours = await import(oursEntry);
+	const lib = sameApi('ours-wc', '@svelte-dev/session, Web Crypto signer', 'ours-variant', ours.handleSession);
+	const scenario = withSigner(ours, oursContainer(), lib, () => new ours.WebCryptoHmacSigner({ secrets: [SECRET] }));
+	lib.scenarios = { S2: scenario({ name: 'cookie' }) };
 	return lib;
 }
 
@@ -61,15 +58,10 @@ async function oursWebCrypto() {
  * again and again, which is what the memory saves.
  */
 async function oursNoMemory() {
-	const { handleSession, HmacSigner, Tokens } = await import(oursEntry);
-	const { container } = createRequire(path.join(repoDir, 'package.json'))('tsyringe');
-	const lib = sameApi('ours-nomem', '@svelte-dev/session, verified-signature memory off', 'ours-variant', handleSession);
-	const withSigner = (adapter) => () => {
-		const child = container.createChildContainer();
-		child.register(Tokens.Signer, { useValue: new HmacSigner({ secrets: [SECRET], verifiedSignatures: 0 }) });
-		return { handle: handleSession({ adapter, ...lib.common, container: child }), ops: lib.ops };
-	};
-	lib.scenarios = { S2: withSigner({ name: 'cookie' }), S3: withSigner({ name: 'cookie' }), S4: withSigner({ name: 'memory' }) };
+	const ours = await import(oursEntry);
+	const lib = sameApi('ours-nomem', '@svelte-dev/session, verified-signature memory off', 'ours-variant', ours.handleSession);
+	const scenario = withSigner(ours, oursContainer(), lib, () => new ours.HmacSigner({ secrets: [SECRET], verifiedSignatures: 0 }));
+	lib.scenarios = { S2: scenario({ name: 'cookie' }), S3: scenario({ name: 'cookie' }), S4: scenario({ name: 'memory' }) };
 	return lib;
 }
 

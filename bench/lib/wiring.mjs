@@ -65,6 +65,22 @@ export function sameApi(id, label, kind, handleSession) {
 	};
 }
 
+/**
+ * Scenarios of ours with another signer handed in through a child of `container` (the tsyringe
+ * container ours' dist/ resolves), as a user would replace any service: `scenario(adapter)` gives
+ * a scenario factory; the signer is built when the scenario is.
+ * @param {{ handleSession: Function, Tokens: { Signer: unknown } }} ours  ours' exports
+ * @param {ReturnType<typeof sameApi>} lib  ours' wiring, from sameApi()
+ * @param {() => unknown} makeSigner
+ */
+export function withSigner(ours, container, lib, makeSigner) {
+	return (adapter) => () => {
+		const child = container.createChildContainer();
+		child.register(ours.Tokens.Signer, { useValue: makeSigner() });
+		return { handle: ours.handleSession({ adapter, ...lib.common, container: child }), ops: lib.ops };
+	};
+}
+
 // ---------------------------------------------------------------------------------------------
 // svelte-kit-cookie-session@4 (encrypted cookie; no server-side store)
 // ---------------------------------------------------------------------------------------------

@@ -21,16 +21,15 @@ import * as skcs from 'svelte-kit-cookie-session';
 import * as rr from 'react-router';
 import { Jar } from '../lib/jar.mjs';
 import { answerBare, lastBody, respondLayer } from '../lib/layer.mjs';
-import { handWebCrypto, kitCookieSession, reactRouter, sameApi } from '../lib/wiring.mjs';
+import { handWebCrypto, kitCookieSession, reactRouter, sameApi, SECRET, withSigner } from '../lib/wiring.mjs';
 
 const contenders = {
 	ours: () => sameApi('ours', '@svelte-dev/session (this repo)', 'ours', ours.handleSession),
 	// Ours with the verified-signature memory off: a Web Crypto verify on every read.
 	'ours-nomem': () => {
 		const lib = sameApi('ours-nomem', '@svelte-dev/session, verified-signature memory off', 'ours-variant', ours.handleSession);
-		const child = container.createChildContainer();
-		child.register(ours.Tokens.Signer, { useValue: new ours.WebCryptoHmacSigner({ secrets: lib.common.session.secrets, verifiedSignatures: 0 }) });
-		return { scenarios: { S2: () => ({ handle: ours.handleSession({ adapter: { name: 'cookie' }, ...lib.common, container: child }), ops: lib.ops }) } };
+		const scenario = withSigner(ours, container, lib, () => new ours.WebCryptoHmacSigner({ secrets: [SECRET], verifiedSignatures: 0 }));
+		return { scenarios: { S2: scenario({ name: 'cookie' }) } };
 	},
 	old: () => sameApi('old', '@svelte-dev/session@1.1.3', 'peer', old.handleSession),
 	skcs: () => kitCookieSession(skcs),
