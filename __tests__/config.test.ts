@@ -106,6 +106,25 @@ describe('SessionConfig', () => {
     expect(String(warn.mock.calls[0][0])).toMatch(/shorter than 32 characters/);
   });
 
+  it('warns once in production about secure: false and httpOnly: false, and not outside it', () => {
+    process.env.NODE_ENV = 'development';
+    build({ session: { secrets }, cookie: { secure: false, httpOnly: false } });
+    expect(warn).not.toHaveBeenCalled();
+    process.env.NODE_ENV = 'production';
+    build({ session: { secrets }, cookie: { secure: false, httpOnly: false } });
+    build({ session: { secrets }, cookie: { secure: false, httpOnly: false } });
+    expect(warn.mock.calls.map(([message]) => String(message))).toEqual([
+      expect.stringMatching(/cookie\.secure is false while NODE_ENV is production.*Remove secure: false/),
+      expect.stringMatching(/cookie\.httpOnly is false while NODE_ENV is production.*Remove httpOnly: false/)
+    ]);
+  });
+
+  it('refuses encrypt, validate and userId of the wrong type', () => {
+    expect(() => build({ session: { secrets }, adapter: { name: 'cookie', options: { encrypt: 1 as never } } })).toThrow(/`adapter\.options\.encrypt` must be true or false, got 1/);
+    expect(() => build({ session: { secrets, validate: 'yes' as never } })).toThrow(/`session\.validate` must be a function, got string/);
+    expect(() => build({ session: { secrets, userId: 'id' as never } })).toThrow(/`session\.userId` must be a function, got string.*userId: \(data\) => data\.userId/);
+  });
+
   it('turns maxAge into the lifetime and rolling: true into a throttle of at most a minute', () => {
     expect(build({ session: { secrets, rolling: true }, cookie: { maxAge: 3600 } })).toMatchObject({ lifetime: 3_600_000, persistent: true, rollingInterval: 60_000 });
     expect(build({ session: { secrets, rolling: true }, cookie: { maxAge: 10 } }).rollingInterval).toBe(5000);

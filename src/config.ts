@@ -1,6 +1,6 @@
 import { serialize } from 'cookie';
 import { SessionConfigError } from './errors.js';
-import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptions } from './types.js';
+import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptions, SessionStorageOptions } from './types.js';
 
 const DAY = 86_400_000;
 /** RFC 6265bis caps cookie lifetimes at 400 days; browsers clamp longer ones silently. */
@@ -19,7 +19,8 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ATTRIBUTE_BREAKERS = /[;\x00-\x1f\x7f]/;
 
 const warned = new Set<string>();
-function warnOnce(message: string): void {
+/** Prints `message` once per process (a warning about how the library is used). */
+export function warnOnce(message: string): void {
   if (warned.has(message)) return;
   warned.add(message);
   console.warn(`[@svelte-dev/session] ${message}`);
@@ -87,6 +88,10 @@ export class SessionConfig {
   readonly reissueStep: number;
   /** Hard cap on a session's age, in ms, or undefined. */
   readonly absoluteTimeout: number | undefined;
+  /** `session.validate`: the app's check of each session a request brings. */
+  readonly validate: SessionStorageOptions['validate'];
+  /** `session.userId`: which user a session belongs to. */
+  readonly userId: SessionStorageOptions['userId'];
   /** Cookie attributes without lifetime, for each value of `secure` we may need. */
   readonly attributes: { secure: CookieOptions; insecure: CookieOptions };
   /** The user fixed `secure` explicitly; otherwise it follows SvelteKit's localhost rule. */
@@ -102,6 +107,11 @@ export class SessionConfig {
     }
     this.adapter = SessionConfig.#adapter(options.adapter);
     const cookieOptions: CookieStrategyOptions = this.adapter.name === 'cookie' && !this.adapter.strategy ? (this.adapter.options ?? {}) : {};
+    for (const flag of ['chunk', 'encrypt'] as const) {
+      if (cookieOptions[flag] !== undefined && typeof cookieOptions[flag] !== 'boolean') {
+        fail(`adapter.options.${flag}`, `must be true or false, got ${JSON.stringify(cookieOptions[flag])}`, `Write ${flag}: true.`);
+      }
+    }
     this.chunk = cookieOptions.chunk === true;
     if (cookieOptions.maxSize !== undefined && !this.chunk) {
       fail('adapter.options.maxSize', 'only applies with chunk: true', 'Add chunk: true, or remove maxSize (one cookie holds at most 4096 bytes).');
@@ -124,6 +134,13 @@ export class SessionConfig {
     if (typeof rolling !== 'boolean' && positiveSeconds('session.rolling', rolling) === undefined) {
       fail('session.rolling', 'must be true, false or a number of seconds', 'Write rolling: true.');
     }
+    for (const hook of ['validate', 'userId'] as const) {
+      if (session[hook] !== undefined && typeof session[hook] !== 'function') {
+        fail(`session.${hook}`, `must be a function, got ${typeof session[hook]}`, hook === 'validate' ? 'Write validate: ({ id, created, data }, event) => true to keep the session.' : 'Write userId: (data) => data.userId.');
+      }
+    }
+    this.validate = session.validate;
+    this.userId = session.userId;
     const absolute = positiveSeconds('session.absoluteTimeout', session.absoluteTimeout);
     this.absoluteTimeout = absolute === undefined ? undefined : absolute * 1000;
 
@@ -162,6 +179,10 @@ export class SessionConfig {
       if (ATTRIBUTE_BREAKERS.test(value)) {
         fail(`cookie.${option}`, `contains ${JSON.stringify(value.match(ATTRIBUTE_BREAKERS)?.[0])} (${JSON.stringify(value)})`, 'A `;`, CR, LF or other control character would end the attribute and let what follows become another attribute or header. Remove it.');
       }
+    }
+    if (isProduction()) {
+      if (cookie.secure === false) warnOnce('cookie.secure is false while NODE_ENV is production: the session cookie can travel over plain HTTP, where anyone on the path can take it. Remove secure: false.');
+      if (cookie.httpOnly === false) warnOnce("cookie.httpOnly is false while NODE_ENV is production: the page's scripts (and so any injected script) can read the session cookie. Remove httpOnly: false.");
     }
     const prefix = SessionConfig.#prefixRules(key, cookie);
     const sameSiteNone = String(cookie.sameSite).toLowerCase() === 'none';

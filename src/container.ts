@@ -1,5 +1,7 @@
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import { SessionConfig } from './config.js';
+import { AesGcmCipher } from './services/aes-gcm-cipher.js';
+import { WebCryptoAesGcmCipher } from './services/web-crypto-aes-gcm-cipher.js';
 import { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
 import { SystemClock } from './services/clock.js';
 import { HmacSigner } from './services/hmac-signer.js';
@@ -45,6 +47,8 @@ export function createSessionContainer(options: SessionOptions = {}): Dependency
   // One Signer token, two implementations with one wire format: node:crypto where the runtime has
   // it (several times faster), Web Crypto elsewhere (Workers without nodejs_compat).
   provide(Tokens.Signer, nodeCrypto() ? HmacSigner : WebCryptoHmacSigner);
+  // The cipher derives its keys on first use: without `encrypt: true` it costs nothing.
+  provide(Tokens.Cipher, nodeCrypto() ? AesGcmCipher : WebCryptoAesGcmCipher);
   provide(Tokens.CookieCodec, ChunkedCookieCodec);
   if (!child.isRegistered(Tokens.Strategy, true)) {
     const own = config.adapter.strategy;

@@ -1,11 +1,12 @@
 import { error, isRedirect, type RequestEvent } from '@sveltejs/kit';
 import { parse } from 'cookie';
 import { createSessionContainer } from './container.js';
+import { warnOnce } from './config.js';
 import { SessionStoreError } from './errors.js';
 import type { PendingCookie, SetCookieWriter } from './services/set-cookie.js';
 import { SessionStorage } from './session.js';
 import { SessionEngine } from './session-engine.js';
-import type { SessionHandle, SessionOptions } from './types.js';
+import type { SessionHandle, SessionHook, SessionOptions } from './types.js';
 
 type Resolve = Parameters<SessionHandle>[0]['resolve'];
 
@@ -17,6 +18,7 @@ type Resolve = Parameters<SessionHandle>[0]['resolve'];
  *
  * @param options see {@link SessionOptions}; every field has a default.
  * @param handle an optional `Handle` that runs inside, with the session already there.
+ * @returns the `Handle`, which also carries `destroyUserSessions(userId)` (see `session.userId`).
  * @throws SessionConfigError for a wrong option.
  * @example
  * ```ts
@@ -25,12 +27,12 @@ type Resolve = Parameters<SessionHandle>[0]['resolve'];
  * export const handle = handleSession({ session: { secrets: [SESSION_SECRET] } });
  * ```
  */
-export function handleSession(options: SessionOptions = {}, handle?: SessionHandle): SessionHandle {
+export function handleSession(options: SessionOptions = {}, handle?: SessionHandle): SessionHook {
   const engine = createSessionContainer(options).resolve<SessionEngine>(SessionEngine);
 
   // Not an async function: a request whose session ends idle (untouched or only read) costs one
   // promise reaction after the route, no more, which is most of what an anonymous visit costs here.
-  return function sessionHandle({ event, resolve }) {
+  const sessionHandle: SessionHandle = ({ event, resolve }) => {
     const header = event.request.headers.get('cookie');
     const cookies: Record<string, string | undefined> = header ? parse(header) : {};
     (event.locals as { cookies?: Record<string, string | undefined> }).cookies = cookies;
@@ -49,6 +51,9 @@ export function handleSession(options: SessionOptions = {}, handle?: SessionHand
       (cause) => Promise.reject(unavailable(cause))
     );
   };
+  return Object.assign(sessionHandle, {
+    destroyUserSessions: (user: string | number) => engine.destroyUserSessions(user)
+  });
 
   /** Runs the route with the session in `locals`, then commits what the request changed. */
   function respond(session: SessionStorage, event: RequestEvent, resolve: Resolve): Promise<Response> {
@@ -90,17 +95,48 @@ function unavailable(cause: unknown): unknown {
   }
 }
 
-/** Appends Set-Cookie headers, copying the response first when its headers are immutable (a `fetch()` result). */
+/**
+ * Appends Set-Cookie headers, copying the response first when its headers are immutable (a
+ * `fetch()` result), and keeps shared caches from storing it ({@link privateCaching}).
+ */
 function withCookies(response: Response, pending: PendingCookie[], writer: SetCookieWriter): Response {
   if (pending.length === 0) return response;
   const headers = pending.map((cookie) => writer.header(cookie));
+  const add = (target: Response) => {
+    for (const value of headers) target.headers.append('set-cookie', value);
+    privateCaching(target.headers);
+    return target;
+  };
   try {
-    for (const value of headers) response.headers.append('set-cookie', value);
-    return response;
+    return add(response);
   } catch {
-    const copy = new Response(response.body, response);
-    for (const value of headers) copy.headers.append('set-cookie', value);
-    return copy;
+    return add(new Response(response.body, response));
+  }
+}
+
+/** Cache-Control directives that let a shared cache (a CDN, a proxy) store a response. */
+const SHARED = /^\s*(public|s-maxage=.*)\s*$/i;
+
+/**
+ * A response that sets the session cookie belongs to one visitor: a shared cache that stored it
+ * would hand that Set-Cookie, the session, to everyone after. So it is marked `private`:
+ * `private, no-cache` when the app sent no Cache-Control; the app's own directives otherwise, with
+ * `public` and `s-maxage` replaced by `private` (and a warning, once). `private` or `no-store`
+ * already there is left alone.
+ */
+function privateCaching(headers: Headers): void {
+  const given = headers.get('cache-control');
+  if (given === null) {
+    headers.set('cache-control', 'private, no-cache');
+    return;
+  }
+  const directives = given.split(',');
+  if (directives.some((d) => /^\s*(private|no-store)\s*$/i.test(d))) return;
+  const kept = directives.filter((d) => !SHARED.test(d) && d.trim() !== '').map((d) => d.trim());
+  const changed = ['private', ...kept].join(', ');
+  headers.set('cache-control', changed);
+  if (kept.length !== directives.length) {
+    warnOnce(`A response that sets the session cookie had \`Cache-Control: ${given}\`; it was sent as \`${changed}\`, so that no shared cache hands this visitor's session to others. Do not let pages that write the session be cached publicly.`);
   }
 }
 

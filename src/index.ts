@@ -16,11 +16,14 @@ export { RedisStrategy } from './strategies/redis-strategy.js';
 export { createCustomStrategy } from './strategies/custom-strategy.js';
 export { HmacSigner, type SignerConfig } from './services/hmac-signer.js';
 export { WebCryptoHmacSigner } from './services/web-crypto-hmac-signer.js';
+export { AesGcmCipher, type CipherConfig } from './services/aes-gcm-cipher.js';
+export { WebCryptoAesGcmCipher } from './services/web-crypto-aes-gcm-cipher.js';
 export { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
 export { SystemClock } from './services/clock.js';
 export { NanoidGenerator } from './services/id-generator.js';
 export type {
   AdapterOptions,
+  Cipher,
   CloudflareKVStrategyOptions,
   Clock,
   CookieCodec,
@@ -33,6 +36,7 @@ export type {
   IdGenerator,
   KVNamespaceLike,
   MemoryStrategyOptions,
+  OpenedText,
   OutgoingCookie,
   PerRequestStrategyClass,
   RedisClientLike,
@@ -42,7 +46,9 @@ export type {
   SessionHandle,
   SessionOptions,
   SessionStorageOptions,
+  SessionHook,
   SessionStorageStrategy,
+  SessionToValidate,
   SignatureCheck,
   Signer,
   StrategyContext

@@ -3,11 +3,12 @@ import { inject, injectable } from 'tsyringe';
 import type { SessionConfig } from './config.js';
 import { SetCookieWriter } from './services/set-cookie.js';
 import { sanitizeRecord } from './services/json.js';
-import { callStore, SessionStorage, type SessionRuntime } from './session.js';
+import { SessionConfigError } from './errors.js';
+import { callStore, SessionStorage, userOf, type SessionRuntime } from './session.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import { Tokens } from './tokens.js';
 import { isPromise } from './services/promise-like.js';
-import { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
+import { CookieSessionStrategy, type DecodedPayload } from './strategies/cookie-session-strategy.js';
 import { MemoryStrategy } from './strategies/memory-strategy.js';
 import type { Clock, CookieCodec, DecodedEnvelope, IdGenerator, StrategyContext } from './types.js';
 
@@ -20,8 +21,8 @@ export class SessionEngine {
   readonly #runtime: SessionRuntime;
   readonly #writers: { secure: SetCookieWriter; insecure: SetCookieWriter };
   readonly #secure: boolean | undefined;
-  /** The record of an envelope without a promise, for the built-in strategies that can. */
-  readonly #readNow: SynchronousReader | undefined;
+  /** The record of an envelope without `readData()`, for the built-in strategies that can. */
+  readonly #readNow: DirectReader | undefined;
 
   constructor(
     @inject(Tokens.Config) config: SessionConfig,
@@ -43,7 +44,32 @@ export class SessionEngine {
       insecure: new SetCookieWriter(config.attributes.insecure)
     };
     this.#secure = config.secureExplicit ? !!config.attributes.secure.secure : undefined;
-    this.#readNow = synchronousReader(strategy);
+    this.#readNow = directReader(strategy);
+    if (config.userId && (typeof strategy.addUserSession !== 'function' || typeof strategy.takeUserSessions !== 'function')) {
+      throw new SessionConfigError(`handleSession(): \`session.userId\` needs a store that indexes sessions by user: 'memory' and 'redis' do, and so does your own store with addUserSession() and takeUserSessions(). ${runtimeName(strategy)} does not. With the cookie strategy or Workers KV, end a user's sessions with session.validate and a per-user epoch (README: "Revoking sessions").`);
+    }
+  }
+
+  /**
+   * Ends every session of `user` the store indexed: each record that still names that user is
+   * deleted (one whose data now names another user is left alone). Resolves to how many ended.
+   */
+  async destroyUserSessions(user: string | number): Promise<number> {
+    const { config, strategy } = this.#runtime;
+    if (!config.userId) {
+      throw new SessionConfigError("destroyUserSessions() needs `session.userId` in handleSession()'s options, for example userId: (data) => data.userId, so that sessions are indexed by user as they log in.");
+    }
+    const name = String(user);
+    const ids = await callStore("list a user's sessions", () => strategy.takeUserSessions!(name));
+    let ended = 0;
+    for (const id of new Set(ids)) {
+      const record = await callStore('read a session', () => strategy.readData(id));
+      const clean = record !== null && typeof record === 'object' ? sanitizeRecord(record as Record<string, unknown>) : null;
+      if (clean === null || userOf(config, clean) !== name) continue;
+      await callStore('delete a session', () => strategy.deleteData(id));
+      ended++;
+    }
+    return ended;
   }
 
   /**
@@ -87,9 +113,29 @@ export class SessionEngine {
     ) {
       return new SessionStorage(runtime, context, names);
     }
-    if (this.#readNow) return this.#adopt(context, names, envelope, this.#readNow(envelope));
+    const opened = this.#read(context, names, envelope);
+    if (!runtime.config.validate) return opened;
+    return isPromise(opened) ? opened.then((session) => this.#validate(session, context)) : this.#validate(opened, context);
+  }
+
+  /**
+   * `session.validate`: a session the app refuses is destroyed (its cookie expired and its record
+   * deleted when the request ends) and the request goes on with a fresh one.
+   */
+  async #validate(session: SessionStorage, context: StrategyContext): Promise<SessionStorage> {
+    if (session.id === '') return session;
+    if ((await this.#runtime.config.validate!(session.toValidate(), context.event)) !== true) await session.destroy();
+    return session;
+  }
+
+  #read(context: StrategyContext, names: string[], envelope: DecodedEnvelope): SessionStorage | Promise<SessionStorage> {
+    const runtime = this.#runtime;
+    if (this.#readNow) {
+      const read = this.#readNow(envelope);
+      return isPromise(read) ? read.then((r) => this.#adopt(context, names, envelope, r)) : this.#adopt(context, names, envelope, read);
+    }
     if (runtime.inCookie) {
-      return runtime.strategy.readData(envelope.payload, context).then((record) => this.#adopt(context, names, envelope, record));
+      return runtime.strategy.readData(envelope.payload, context).then((record) => this.#adopt(context, names, envelope, fresh(record as Record<string, unknown> | null)));
     }
     return callStore('read a session', async () => {
       const found = await runtime.strategy.readData(envelope.id, context);
@@ -97,35 +143,51 @@ export class SessionEngine {
         throw new TypeError(`readData() returned ${Array.isArray(found) ? 'an array' : typeof found}, not an object or null`);
       }
       return found;
-    }).then((found) => this.#adopt(context, names, envelope, found === null ? null : sanitizeRecord(found)));
+    }).then((found) => this.#adopt(context, names, envelope, found === null ? null : fresh(sanitizeRecord(found))));
   }
 
-  /** An id (or payload) that gave no record is never adopted: the next write mints a new one. */
-  #adopt(context: StrategyContext, names: string[], envelope: DecodedEnvelope, record: Record<string, unknown> | null): SessionStorage {
-    if (record === null) return new SessionStorage(this.#runtime, context, names);
+  /**
+   * An id (or payload) that gave no record is never adopted: the next write mints a new one. A
+   * record read with `stale` (a cookie payload in an outdated form) is written anew, like a cookie
+   * signed with an older secret.
+   */
+  #adopt(
+    context: StrategyContext,
+    names: string[],
+    envelope: DecodedEnvelope,
+    read: DecodedPayload | null
+  ): SessionStorage {
+    if (read === null) return new SessionStorage(this.#runtime, context, names);
     return new SessionStorage(this.#runtime, context, names, {
       id: envelope.id,
       created: envelope.created,
       expires: envelope.expires,
       payload: envelope.payload,
-      record,
-      stale: envelope.stale
+      record: read.record,
+      stale: envelope.stale || read.stale
     });
   }
 }
 
+/** A strategy's class name, for messages. */
+const runtimeName = (strategy: object): string => strategy.constructor?.name || 'This store';
+
+/** A record read in the form it is kept in now. */
+const fresh = (record: Record<string, unknown> | null): DecodedPayload | null => (record === null ? null : { record, stale: false });
+
 /**
- * How the built-in cookie strategy (decoding the payload) and memory store (reading the id) give
- * a record without a promise; `undefined` for any other store, and for a subclass that overrides
- * `readData()`, which is then called through it.
+ * How the built-in cookie strategy (decoding the payload: at once, or with a promise when it
+ * opens a sealed payload with Web Crypto) and memory store (reading the id, at once) give a
+ * record without calling `readData()`; `undefined` for any other store, and for a subclass that
+ * overrides `readData()`, which is then called through it.
  */
-type SynchronousReader = (envelope: DecodedEnvelope) => Record<string, unknown> | null;
-function synchronousReader(strategy: BaseStrategy<any, any>): SynchronousReader | undefined {
+type DirectReader = (envelope: DecodedEnvelope) => DecodedPayload | null | Promise<DecodedPayload | null>;
+function directReader(strategy: BaseStrategy<any, any>): DirectReader | undefined {
   if (strategy instanceof CookieSessionStrategy && strategy.readData === CookieSessionStrategy.prototype.readData) {
     return (envelope) => strategy.decode(envelope.payload);
   }
   if (strategy instanceof MemoryStrategy && strategy.readData === MemoryStrategy.prototype.readData) {
-    return (envelope) => strategy.read(envelope.id);
+    return (envelope) => fresh(strategy.read(envelope.id));
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ import type {
   FlashDataKey,
   IdGenerator,
   SessionData,
+  SessionToValidate,
   StrategyContext
 } from './types.js';
 
@@ -32,7 +33,7 @@ export interface LoadedSession {
   record: Record<string, unknown>;
   /** The cookie strategy's payload as it came, reusable when only the expiry changes. */
   payload: string;
-  /** Signed with an older secret. */
+  /** Signed with an older secret, or (cookie strategy) a payload in an outdated form: write it anew. */
   stale: boolean;
 }
 
@@ -213,6 +214,15 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     );
   }
 
+  /** @internal What `session.validate` is shown: the values without pending flash values. */
+  toValidate(): SessionToValidate {
+    const data: SessionData = {};
+    for (const key of Object.keys(this.#record)) {
+      if (!FLASH.test(key)) data[key] = this.#record[key];
+    }
+    return { id: this.#id, created: new Date(this.#created), expires: new Date(this.#expires), data };
+  }
+
   /**
    * @internal Persists what the request changed (consuming flash values it read) and returns
    * the cookies the response must set. Called once, by `handleSession`.
@@ -284,6 +294,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       } else {
         this.#id = await callStore('create a session', () => strategy.createData(record, expires, context));
         if (previous) await callStore('delete a session', () => strategy.deleteData(previous, context));
+        await this.#indexUser(record, undefined, expires);
       }
       this.#regenerate = false;
       this.#settle(record);
@@ -293,7 +304,11 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
 
     const expires = config.expiryAt(now, this.#created);
     if (changes.size === 0 && !this.#rollingDue(now)) {
-      if (this.#stale) await this.#issue(now);
+      if (this.#stale) {
+        // Signed with an older secret, or (cookie strategy) its payload is in an outdated form.
+        if (inCookie) this.#payload = await strategy.createData(this.#record, new Date(this.#expires), context);
+        await this.#issue(now);
+      }
       this.#settle(this.#record);
       return;
     }
@@ -304,7 +319,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     const reissue = inCookie || expires < this.#expires || expires - this.#expires >= config.reissueStep;
     const record = applyTo(this.#record, changes);
     if (inCookie) {
-      if (changes.size > 0) this.#payload = await strategy.createData(record, new Date(expires), context);
+      if (changes.size > 0 || this.#stale) this.#payload = await strategy.createData(record, new Date(expires), context);
     } else {
       const until = new Date(reissue ? expires : this.#expires);
       const kept = await callStore('update a session', () => strategy.applyChanges(this.#id, changes, until, context));
@@ -315,6 +330,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
         this.#outgoing = this.#expireAll();
         return;
       }
+      await this.#indexUser(record, this.#record, until);
     }
     this.#settle(record);
     if (!reissue) {
@@ -336,6 +352,19 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       config.expiryAt(now, this.#created) > this.#expires &&
       now - (this.#expires - config.lifetime) >= config.rollingInterval
     );
+  }
+
+  /**
+   * With `session.userId`: tells the store which user the session now belongs to, after a write
+   * that gave it a user (a new session, or a user other than `before`'s).
+   */
+  async #indexUser(record: Record<string, unknown>, before: Record<string, unknown> | undefined, expires: Date): Promise<void> {
+    const { config, strategy } = this.#runtime;
+    if (!config.userId) return;
+    const user = userOf(config, record);
+    if (user === undefined || (before !== undefined && userOf(config, before) === user)) return;
+    const id = this.#id;
+    await callStore('index a session by user', () => strategy.addUserSession!(user, id, expires, this.#context));
   }
 
   /** After a write: the record is what was written, and nothing is pending. */
@@ -384,6 +413,12 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
 }
 
 const expired = (name: string): PendingCookie => ({ name, value: '', maxAge: 0, expires: new Date(0) });
+
+/** The user a record belongs to under `session.userId`, as a string; `undefined` for none. */
+export function userOf(config: SessionConfig, record: Record<string, unknown>): string | undefined {
+  const user = config.userId?.(record as SessionData);
+  return user === undefined || user === null || user === '' ? undefined : String(user);
+}
 
 function checkKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {

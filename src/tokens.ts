@@ -8,6 +8,8 @@ export const Tokens = {
   Config: Symbol.for('svelte-dev-session.Config'),
   /** {@link Signer}: HMAC-SHA256 signing and verification with secret rotation. */
   Signer: Symbol.for('svelte-dev-session.Signer'),
+  /** {@link Cipher}: AES-256-GCM sealing of the cookie strategy's data (`encrypt: true`). */
+  Cipher: Symbol.for('svelte-dev-session.Cipher'),
   /** {@link CookieCodec}: the signed envelope and its chunking. */
   CookieCodec: Symbol.for('svelte-dev-session.CookieCodec'),
   /** {@link Clock}: the current time in milliseconds. */

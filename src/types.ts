@@ -72,6 +72,17 @@ export interface SessionStorageStrategy<Data = SessionData, FlashData = Data> {
    * @throws anything on store failure.
    */
   deleteData(id: string, context?: StrategyContext): Promise<void>;
+  /**
+   * Optional, for `session.userId`: remember that session `id` belongs to `user`. Called after the
+   * write that gave the session its user (usually the log-in). The index may drop ids of sessions
+   * that have ended.
+   */
+  addUserSession?(user: string, id: string, expires: Date, context?: StrategyContext): Promise<void>;
+  /**
+   * Optional, for `session.userId`: the ids indexed under `user`, removing them from the index in
+   * the same step. The caller checks each record's user before deleting it.
+   */
+  takeUserSessions?(user: string, context?: StrategyContext): Promise<string[]>;
 }
 
 /**
@@ -112,6 +123,14 @@ export interface CookieStrategyOptions {
    * @default 7168
    */
   maxSize?: number;
+  /**
+   * Seal the data with AES-256-GCM, so that the client can carry it but not read it. Keys are
+   * derived from `session.secrets` (HKDF-SHA256, one per secret); the envelope stays signed too.
+   * Cookies written before the switch, either way, are still read, and written anew in the new
+   * form on their next response.
+   * @default false
+   */
+  encrypt?: boolean;
 }
 
 /** Options of the built-in memory strategy (`adapter: { name: 'memory', options }`). */
@@ -201,7 +220,41 @@ export interface SessionStorageOptions {
   rolling?: boolean | number;
   /** Hard cap, in seconds, on a session's age since it was created, whatever the activity. */
   absoluteTimeout?: number;
+  /**
+   * Checks each session a request brings, once its signature, expiry and store record checked
+   * out, before the app sees it. Return `true` to keep it; anything else (`false`) ends it: the request gets a fresh session, the
+   * cookie is expired and a store's record deleted. This is how a cookie-strategy session is
+   * revoked, for example by a per-user epoch (README: "Revoking sessions"). Errors it throws fail
+   * the request as they are.
+   */
+  validate?: (session: SessionToValidate, event: RequestEvent) => boolean | Promise<boolean>;
+  /**
+   * Which user a session belongs to, from its data (for example `(data) => data.user?.id`). With it,
+   * stores that can (memory, Redis, or your own with `addUserSession` and `takeUserSessions`) index
+   * sessions by user, and `destroyUserSessions(userId)` on the returned handle ends them all.
+   */
+  userId?: (data: SessionData) => string | number | null | undefined;
 }
+
+/** What `session.validate` is shown of a session. */
+export interface SessionToValidate {
+  id: string;
+  created: Date;
+  expires: Date;
+  /** The session's values (pending flash values are left out: validating does not consume them). */
+  data: SessionData;
+}
+
+/** What `handleSession()` returns: a SvelteKit `Handle`, plus what acts on sessions outside a request. */
+export type SessionHook = SessionHandle & {
+  /**
+   * Ends every session of one user (needs `session.userId` and a store that can: memory, Redis, or
+   * your own). Sessions whose data now names another user are left alone. Resolves to how many
+   * sessions it ended.
+   * @throws SessionStoreError when the store fails.
+   */
+  destroyUserSessions(userId: string | number): Promise<number>;
+};
 
 /** Options of `handleSession()`. */
 export interface SessionOptions {
@@ -244,6 +297,25 @@ export interface Signer {
    * (node:crypto) or with a promise (Web Crypto).
    */
   verify(data: string, signature: string): SignatureCheck | Promise<SignatureCheck>;
+}
+
+/** What {@link Cipher.open} gives back. */
+export interface OpenedText {
+  text: string;
+  /** Sealed under an older secret: seal it again under the newest. */
+  rotated: boolean;
+}
+
+/** Authenticated encryption of the cookie strategy's data (`encrypt: true`). */
+export interface Cipher {
+  /** Seals `text` under the newest secret, with a fresh random nonce; the result is base64url. */
+  seal(text: string): Promise<string>;
+  /**
+   * Opens a sealed value under any secret, or gives `null` if it does not open (wrong key,
+   * tampered, not a sealed value). Never throws on such input. May answer at once (node:crypto)
+   * or with a promise (Web Crypto).
+   */
+  open(sealed: string): OpenedText | null | Promise<OpenedText | null>;
 }
 
 /** What the session cookie carries. Times are milliseconds since the epoch. */

@@ -19,3 +19,27 @@ export class MapStrategy extends BaseStrategy {
     this.rows.delete(id);
   }
 }
+
+/**
+ * The README's second form of a user's store: the four methods as functions over a Map (for
+ * `createCustomStrategy`). `newId` makes the ids.
+ */
+export function mapFunctions(rows: Map<string, string>, newId: () => string = () => crypto.randomUUID().replaceAll('-', '')) {
+  return {
+    async createData(data: object) {
+      const id = newId();
+      rows.set(id, JSON.stringify(data));
+      return id;
+    },
+    async readData(id: string) {
+      const row = rows.get(id);
+      return row ? JSON.parse(row) : null;
+    },
+    async updateData(id: string, data: object) {
+      rows.set(id, JSON.stringify(data));
+    },
+    async deleteData(id: string) {
+      rows.delete(id);
+    }
+  };
+}

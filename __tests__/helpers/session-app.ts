@@ -2,7 +2,7 @@ import type { Handle } from '@sveltejs/kit';
 import { container as root } from 'tsyringe';
 import { handleSession } from '../../src/handle.js';
 import { Tokens } from '../../src/tokens.js';
-import type { SessionOptions } from '../../src/types.js';
+import type { SessionHook, SessionOptions } from '../../src/types.js';
 import { FakeClock } from './fakes.js';
 import { Browser, loadKitApp, type KitApp } from './kit-app.js';
 
@@ -12,6 +12,8 @@ export interface SessionApp {
   app: KitApp;
   clock: FakeClock;
   browser: (origin?: string) => Browser;
+  /** What handleSession returned: the Handle, with destroyUserSessions(). */
+  handle: SessionHook;
   /** The child container the test handed to handleSession (register doubles on it first). */
   services: ReturnType<typeof root.createChildContainer>;
 }
@@ -38,7 +40,7 @@ export async function sessionApp(
   app.useHandle(handle);
   app.usePlatform(platform);
   app.clearErrors();
-  return { app, clock, services, browser: (origin) => new Browser(app, { origin }) };
+  return { app, clock, services, handle, browser: (origin) => new Browser(app, { origin }) };
 }
 
 /** The Set-Cookie headers of a response that concern the session cookie `name` (and its chunks). */

@@ -65,6 +65,36 @@ describe('sanitizeRecord()', () => {
     expect(Object.keys(record.nested as object)).toEqual([]);
   });
 
+  it.each([[65], [200], [5000]])('removes them %i levels down too, in objects and arrays', (depth) => {
+    const deep = (inner: string, open: string, close: string) => open.repeat(depth) + inner + close.repeat(depth);
+    for (const text of [deep('{"__proto__":{"polluted":"yes"},"ok":1}', '{"a":', '}'), `{"a":${deep('{"constructor":{"prototype":{"polluted":1}}}', '[', ']')}}`]) {
+      const record = sanitizeRecord(JSON.parse(text))!;
+      // Every key at every depth, walked without recursion (JSON.stringify overflows at 5000).
+      const keys = new Set<string>();
+      const stack: unknown[] = [record];
+      while (stack.length > 0) {
+        const value = stack.pop();
+        if (value === null || typeof value !== 'object') continue;
+        for (const key of Object.keys(value)) {
+          keys.add(key);
+          stack.push((value as Record<string, unknown>)[key]);
+        }
+      }
+      expect([...keys].filter((k) => k !== 'a' && !/^\d+$/.test(k)).sort()).toEqual(['ok'].slice(0, text.includes('"ok"') ? 1 : 0));
+    }
+  });
+
+  it('ends on a store object with a cycle, deeper than the recursion goes', () => {
+    const root: Record<string, unknown> = {};
+    let node = root;
+    for (let i = 0; i < 100; i++) node = (node.a = {}) as Record<string, unknown>;
+    node.loop = root;
+    node.constructor = { bad: true } as never;
+    const record = sanitizeRecord(root)!;
+    expect(Object.hasOwn(node, 'constructor')).toBe(false);
+    expect(record).toBe(root);
+  });
+
   it('returns null for anything but a plain object', () => {
     expect(sanitizeRecord([1])).toBeNull();
     expect(sanitizeRecord('x')).toBeNull();

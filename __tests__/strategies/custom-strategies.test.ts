@@ -10,7 +10,7 @@ import { createCustomStrategy, PerRequestStrategy } from '../../src/strategies/c
 import { MemoryStrategy } from '../../src/strategies/memory-strategy.js';
 import type { SessionStorageStrategy } from '../../src/types.js';
 import { FakeClock } from '../helpers/fakes.js';
-import { MapStrategy } from '../helpers/map-strategy.js';
+import { MapStrategy, mapFunctions } from '../helpers/map-strategy.js';
 import { NanoidGenerator } from '../../src/services/id-generator.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp } from '../helpers/session-app.js';
@@ -21,24 +21,7 @@ const newId = () => crypto.randomUUID().replaceAll('-', '');
 
 /** Form 2: createCustomStrategy over four functions. */
 function functionsStrategy() {
-  const rows = new Map<string, string>();
-  return createCustomStrategy({
-    async createData(data) {
-      const id = newId();
-      rows.set(id, JSON.stringify(data));
-      return id;
-    },
-    async readData(id) {
-      const row = rows.get(id);
-      return row ? JSON.parse(row) : null;
-    },
-    async updateData(id, data) {
-      rows.set(id, JSON.stringify(data));
-    },
-    async deleteData(id) {
-      rows.delete(id);
-    }
-  });
+  return createCustomStrategy(mapFunctions(new Map(), newId));
 }
 
 /** Form 3: a class written like the seed README's example: built per request with (event, options). */

@@ -9,6 +9,7 @@
  *   cookie.test   ADAPTER=cookie
  *   kv.test       ADAPTER=cloudflare-kv, KV_NAMESPACE=SESSIONS, with a KV namespace SESSIONS
  *   unbound.test  ADAPTER=cloudflare-kv, KV_NAMESPACE=UNBOUND_SESSIONS, with no KV binding at all
+ *   sealed.test   ADAPTER=cookie, ENCRYPT=true
  *
  * Why `modules: [{ type: 'ESModule', path }]` instead of `modules: true, scriptPath`: with
  * `scriptPath`, Miniflare walks the script's imports with acorn before workerd starts and refuses
@@ -31,6 +32,7 @@ const COMPATIBILITY_DATE = '2025-07-01';
 const COOKIE_HOST = 'cookie.test';
 const KV_HOST = 'kv.test';
 const UNBOUND_HOST = 'unbound.test';
+const SEALED_HOST = 'sealed.test';
 
 let bundle: WorkerBundle;
 let mf: Miniflare;
@@ -54,7 +56,8 @@ beforeAll(async () => {
   workers = [
     worker('cookie', COOKIE_HOST, { ADAPTER: 'cookie' }, []),
     worker('kv', KV_HOST, { ADAPTER: 'cloudflare-kv', KV_NAMESPACE: 'SESSIONS' }, ['SESSIONS']),
-    worker('kv-unbound', UNBOUND_HOST, { ADAPTER: 'cloudflare-kv', KV_NAMESPACE: 'UNBOUND_SESSIONS' }, [])
+    worker('kv-unbound', UNBOUND_HOST, { ADAPTER: 'cloudflare-kv', KV_NAMESPACE: 'UNBOUND_SESSIONS' }, []),
+    worker('sealed', SEALED_HOST, { ADAPTER: 'cookie', ENCRYPT: 'true' }, [])
   ];
   mf = new Miniflare({ workers });
   await mf.ready;
@@ -100,6 +103,7 @@ describe('inside workerd (Miniflare), without nodejs_compat', () => {
     expect(await response.json()).toEqual({
       nodeCrypto: expect.stringMatching(/^refused: /),
       signer: 'WebCryptoHmacSigner',
+      cipher: 'WebCryptoAesGcmCipher',
       process: 'undefined',
       getBuiltinModule: 'undefined',
       Buffer: 'undefined'
@@ -169,6 +173,33 @@ describe('inside workerd (Miniflare), without nodejs_compat', () => {
       const refused = await app.respond(new Request(`http://localhost/page${ops(['get', 'n'])}`, { headers: { cookie: cookie! } }));
       expect(await results(refused)).toEqual([null]);
       app.useHandle(undefined);
+    });
+  });
+
+  describe('cookie strategy with encrypt: true', () => {
+    it('seals with Web Crypto AES-256-GCM: the counter works, the cookie hides it, and Node (node:crypto) opens it and back', async () => {
+      let cookie: string | undefined;
+      for (const expected of [1, 2]) {
+        const response = await get(SEALED_HOST, `/page${ops(['incr', 'n'], ['set', 'who', 'ada-lovelace'])}`, cookie);
+        expect(await resultsOf(response)).toEqual([expected, null]);
+        cookie = keep(cookie, response);
+      }
+      const payload = cookie!.slice('__sid='.length).split('.')[4];
+      expect(payload).toMatch(/^A/);
+      expect(Buffer.from(payload, 'base64url').toString('latin1')).not.toContain('ada-lovelace');
+
+      const app = await loadKitApp();
+      app.useHandle(handleSession({ adapter: { name: 'cookie', options: { encrypt: true } }, session: { key: '__sid', secrets: [SECRET] } }));
+      app.clearErrors();
+      const inNode = await app.respond(new Request(`http://localhost/page${ops(['get', 'who'], ['incr', 'n'])}`, { headers: { cookie: cookie! } }));
+      expect(await results(inNode)).toEqual(['ada-lovelace', 3]);
+      expect(app.errors()).toEqual([]);
+      const back = await get(SEALED_HOST, `/page${ops(['get', 'n'])}`, sessionCookie(inNode));
+      expect(await resultsOf(back)).toEqual([3]);
+      app.useHandle(undefined);
+
+      const errors = await (await get(SEALED_HOST, '/__worker/errors')).json();
+      expect(errors).toEqual([]);
     });
   });
 
@@ -247,7 +278,7 @@ describe('inside workerd (Miniflare), without nodejs_compat', () => {
     });
 
     it('no Worker in the Miniflare config has nodejs_compat', () => {
-      expect(workers).toHaveLength(3);
+      expect(workers).toHaveLength(4);
       for (const w of workers) expect(w.compatibilityFlags).toEqual([]);
       expect(JSON.stringify(workers)).not.toMatch(/nodejs/);
     });

@@ -100,7 +100,8 @@ export class ChunkedCookieCodec implements CookieCodec {
 
   async write(envelope: Envelope): Promise<OutgoingCookie[]> {
     if (!ID.test(envelope.id)) {
-      throw new SessionError('SESSION_UNSUPPORTED', `Session id ${JSON.stringify(envelope.id)} is not 1-128 characters of [A-Za-z0-9_-]; a store's createData() must return such an id.`);
+      // Described, not quoted: an id is a secret of its store, and this message reaches logs.
+      throw new SessionError('SESSION_UNSUPPORTED', `A session id of ${String(envelope.id).length} characters is not 1-128 characters of [A-Za-z0-9_-]; a store's createData() must return such an id.`);
     }
     const signed = [
       ENVELOPE_VERSION,

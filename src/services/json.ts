@@ -69,6 +69,29 @@ function refuse(key: string, path: string, what: string): never {
 const dropForbidden = (key: string, value: unknown) => (FORBIDDEN.has(key) ? undefined : value);
 
 /**
+ * The same without recursion, for records nested deeper than 64 levels: an explicit stack (no
+ * stack overflow, however deep) and a set of objects already seen (a store handing out objects
+ * with cycles cannot loop it).
+ */
+function scrubDeep(root: object): void {
+  const seen = new Set<object>();
+  const stack: object[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop()!;
+    if (seen.has(value)) continue;
+    seen.add(value);
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN.has(key)) {
+        delete (value as Record<string, unknown>)[key];
+        continue;
+      }
+      const inner = (value as Record<string, unknown>)[key];
+      if (inner !== null && typeof inner === 'object') stack.push(inner);
+    }
+  }
+}
+
+/**
  * Parses a stored record. Returns `null` unless the text is a JSON object. Keys that reach
  * prototypes are dropped at every depth, so no record can change an object prototype even when
  * user code later merges its values.
@@ -103,8 +126,9 @@ export function sanitizeRecord(record: unknown): Record<string, unknown> | null 
   return record as Record<string, unknown>;
 }
 
+/** Recursion for the usual shallow record; past 64 levels, {@link scrubDeep} takes over. */
 function scrub(value: object, depth: number): void {
-  if (depth > 64) return;
+  if (depth > 64) return scrubDeep(value);
   for (const key of Object.keys(value)) {
     if (FORBIDDEN.has(key)) {
       delete (value as Record<string, unknown>)[key];
@@ -116,14 +140,15 @@ function scrub(value: object, depth: number): void {
 }
 
 /**
- * Parses a record a server-side store returned. Unlike {@link parseRecord}, text that is not a JSON
- * object throws: a store answering garbage is a store failure (HTTP 503), never an empty session
+ * Parses a record a server-side store returned. `where` names it for the error (with the id
+ * redacted: see redactedKey). Unlike {@link parseRecord}, text that is not a JSON object throws: a store answering garbage is a store failure (HTTP 503), never an empty session
  * whose next write would overwrite the real one.
  */
 export function parseStoredRecord(text: unknown, where: string): Record<string, unknown> {
   const record = typeof text === 'string' ? parseRecord(text) : null;
   if (record === null) {
-    throw new TypeError(`${where} holds ${typeof text === 'string' ? `${JSON.stringify(text.slice(0, 40))}${text.length > 40 ? '…' : ''}` : typeof text}, not a session record (a JSON object). Is another program writing under this key prefix?`);
+    // What it holds is described, not quoted: a record may carry personal data, and this goes to logs.
+    throw new TypeError(`${where} holds ${typeof text === 'string' ? `${text.length} characters` : typeof text} that are not a session record (a JSON object). Is another program writing under this key prefix?`);
   }
   return record;
 }

@@ -16,7 +16,7 @@ import { applyChanges } from './apply-changes.js';
  * class SqliteStrategy extends BaseStrategy {
  *   constructor(private db: Database) { super(); }
  *   async createData(data, expires) {
- *     const id = crypto.randomUUID();
+ *     const id = nanoid(24); // at least 128 random bits: a UUID has 122
  *     this.db.prepare('INSERT INTO sessions VALUES (?, ?, ?)').run(id, JSON.stringify(data), expires?.getTime());
  *     return id;
  *   }
@@ -60,6 +60,23 @@ export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
    * @throws on store failure.
    */
   abstract deleteData(id: string, context?: StrategyContext): Promise<void>;
+
+  /**
+   * Optional, for `session.userId`: remember that session `id` belongs to `user` until about
+   * `expires`. Called after the write that gave the session its user (usually the log-in). Stores
+   * that implement it and {@link takeUserSessions} let `destroyUserSessions(user)` end all of one
+   * user's sessions.
+   * @throws on store failure.
+   */
+  addUserSession?(user: string, id: string, expires: Date, context?: StrategyContext): Promise<void>;
+
+  /**
+   * Optional, for `session.userId`: the ids indexed under `user`, removed from the index in the
+   * same step (so that a log-in meanwhile starts a new index). Ids of ended sessions may be among
+   * them; the caller checks each record's user before it deletes it.
+   * @throws on store failure.
+   */
+  takeUserSessions?(user: string, context?: StrategyContext): Promise<string[]>;
 
   /**
    * Applies one request's changes to record `id` and sets its expiry. Returns `false`, writing

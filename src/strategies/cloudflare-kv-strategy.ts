@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import { SessionConfigError } from '../errors.js';
 import { SystemClock } from '../services/clock.js';
 import { NanoidGenerator } from '../services/id-generator.js';
+import { redactedKey } from '../services/redact.js';
 import { parseStoredRecord } from '../services/json.js';
 import { Tokens } from '../tokens.js';
 import type {
@@ -70,7 +71,7 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
     const key = this.#prefix + id;
     const text = await this.#namespace(context).get(key, 'text');
     if (text === null) return null;
-    return parseStoredRecord(text, `Workers KV key "${key}"`) as FlashSessionData<Data, FlashData>;
+    return parseStoredRecord(text, `Workers KV key "${redactedKey(this.#prefix, id)}"`) as FlashSessionData<Data, FlashData>;
   }
 
   async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext): Promise<void> {
@@ -91,7 +92,7 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
     if (changes.size === 0 && this.#waitFor(key, Date.now()) > 0) return true;
     const text = await kv.get(key, 'text');
     if (text === null) return false;
-    const record = applyChanges(parseStoredRecord(text, `Workers KV key "${key}"`), changes);
+    const record = applyChanges(parseStoredRecord(text, `Workers KV key "${redactedKey(this.#prefix, id)}"`), changes);
     await this.#put(kv, key, JSON.stringify(record), expires, changes.size === 0);
     return true;
   }

@@ -17,7 +17,7 @@ import { BaseStrategy } from './base-strategy.js';
  * ```ts
  * const rows = new Map<string, string>();
  * const strategy = createCustomStrategy({
- *   async createData(data) { const id = crypto.randomUUID(); rows.set(id, JSON.stringify(data)); return id; },
+ *   async createData(data) { const id = nanoid(24); rows.set(id, JSON.stringify(data)); return id; },
  *   async readData(id) { const row = rows.get(id); return row ? JSON.parse(row) : null; },
  *   async updateData(id, data) { rows.set(id, JSON.stringify(data)); },
  *   async deleteData(id) { rows.delete(id); }
@@ -30,7 +30,7 @@ export function createCustomStrategy<Data = SessionData, FlashData = Data>(
   methods: SessionStorageStrategy<Data, FlashData>
 ): BaseStrategy<Data, FlashData> {
   checkStrategyMethods(methods, 'createCustomStrategy()');
-  return new (class CustomStrategy extends BaseStrategy<Data, FlashData> {
+  const strategy = new (class CustomStrategy extends BaseStrategy<Data, FlashData> {
     createData(data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext) {
       return methods.createData(data, expires, context);
     }
@@ -44,6 +44,11 @@ export function createCustomStrategy<Data = SessionData, FlashData = Data>(
       return methods.deleteData(id, context);
     }
   })();
+  // The optional user index (`session.userId`), when the store has it.
+  const { addUserSession, takeUserSessions } = methods;
+  if (typeof addUserSession === 'function') strategy.addUserSession = addUserSession.bind(methods);
+  if (typeof takeUserSessions === 'function') strategy.takeUserSessions = takeUserSessions.bind(methods);
+  return strategy;
 }
 
 /**

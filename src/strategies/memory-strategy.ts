@@ -36,6 +36,8 @@ interface Entry {
 @injectable()
 export class MemoryStrategy<Data = SessionData, FlashData = Data> extends BaseStrategy<Data, FlashData> {
   readonly #records = new Map<string, Entry>();
+  /** `session.userId`: session ids by user; only filled when that option is set. */
+  readonly #users = new Map<string, Set<string>>();
   readonly #max: number;
   readonly #sweepInterval: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -99,11 +101,30 @@ export class MemoryStrategy<Data = SessionData, FlashData = Data> extends BaseSt
     return true;
   }
 
-  /** Removes every expired record now. */
+  /** `session.userId`: indexes `id` under `user`, dropping the user's ids whose session has ended. */
+  override async addUserSession(user: string, id: string): Promise<void> {
+    const ids = this.#users.get(user) ?? new Set<string>();
+    for (const other of ids) if (!this.#live(other)) ids.delete(other);
+    ids.add(id);
+    this.#users.set(user, ids);
+  }
+
+  /** `session.userId`: the ids indexed under `user`, and the index entry removed. */
+  override async takeUserSessions(user: string): Promise<string[]> {
+    const ids = [...(this.#users.get(user) ?? [])];
+    this.#users.delete(user);
+    return ids;
+  }
+
+  /** Removes every expired record now, and user index entries left with no session. */
   sweep(): void {
     const now = this.clock.now();
     for (const [id, entry] of this.#records) {
       if (entry.expires <= now) this.#records.delete(id);
+    }
+    for (const [user, ids] of this.#users) {
+      for (const id of ids) if (!this.#records.has(id)) ids.delete(id);
+      if (ids.size === 0) this.#users.delete(user);
     }
   }
 

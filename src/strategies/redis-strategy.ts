@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { SessionConfigError } from '../errors.js';
+import { redactedKey } from '../services/redact.js';
 import { isForbiddenKey } from '../services/json.js';
 import { SystemClock } from '../services/clock.js';
 import { NanoidGenerator } from '../services/id-generator.js';
@@ -41,6 +42,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
 /** Applies changes to a record that still exists: ARGV[2] pairs to set, then fields to delete. */
+/** A user's set of session ids (`session.userId`). */
+const MEMBERS = `return redis.call('SMEMBERS', KEYS[1])`;
+const EXISTS = `return redis.call('EXISTS', KEYS[1])`;
+/** ARGV[1] joins the set; ARGV[2..] (ended sessions) leave it. */
+const INDEX = `
+redis.call('SADD', KEYS[1], ARGV[1])
+for i = 2, #ARGV do redis.call('SREM', KEYS[1], ARGV[i]) end
+return 1`;
+/** The set's members, and the set deleted, atomically. */
+const TAKE = `
+local members = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return members`;
 const APPLY = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local i = 3
@@ -165,7 +179,7 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     const record: Record<string, unknown> = {};
     for (const [field, value] of entries) {
       if (field === MARK || isForbiddenKey(field)) continue;
-      record[field] = parseField(String(value), key, field);
+      record[field] = parseField(String(value), redactedKey(this.#prefix, id), field);
     }
     return record as FlashSessionData<Data, FlashData>;
   }
@@ -177,6 +191,33 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
 
   async deleteData(id: string): Promise<void> {
     await this.#call((r) => r.del(this.#prefix + id));
+  }
+
+  /**
+   * `session.userId`: adds `id` to the user's set (`<prefix>user:<user>`, which no session id can
+   * be: ids have no `:`), dropping ids whose session has ended. Each command touches one key, so
+   * this works on a cluster too. The set has no TTL: it is pruned at each log-in instead, since
+   * rolling sessions may outlive any TTL set here.
+   */
+  override async addUserSession(user: string, id: string): Promise<void> {
+    const key = this.#userKey(user);
+    const members = (await this.#call((r) => r.eval(MEMBERS, key, []))) as unknown[];
+    const ended: string[] = [];
+    for (const member of members ?? []) {
+      const other = String(member);
+      if (other !== id && Number(await this.#call((r) => r.eval(EXISTS, this.#prefix + other, []))) === 0) ended.push(other);
+    }
+    await this.#call((r) => r.eval(INDEX, key, [id, ...ended]));
+  }
+
+  /** `session.userId`: the user's set, read and deleted in one atomic step. */
+  override async takeUserSessions(user: string): Promise<string[]> {
+    const members = (await this.#call((r) => r.eval(TAKE, this.#userKey(user), []))) as unknown[];
+    return (members ?? []).map(String);
+  }
+
+  #userKey(user: string): string {
+    return `${this.#prefix}user:${user}`;
   }
 
   /** One round trip, atomic in Redis: changes are merged into the record if it still exists. */
@@ -236,7 +277,7 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     } catch (error) {
       // The connection dropped under this command: later calls fail fast until it is back.
       if (redis.state() === 'down') this.#down = true;
-      throw error;
+      throw withoutArguments(error);
     } finally {
       clearTimeout(timer);
       // A command that answers after we gave up must not become an unhandled rejection.
@@ -254,10 +295,21 @@ function fields(data: Record<string, unknown>): string[] {
   return out;
 }
 
+/**
+ * ioredis puts the failed command on its errors, arguments included (`command.args`): the session's
+ * key, so its id, and for EVAL its values. The error is logged as the cause of a SessionStoreError,
+ * so the arguments are dropped and only the command's name is kept.
+ */
+function withoutArguments(error: unknown): unknown {
+  const command = (error as { command?: { name?: unknown } } | null)?.command;
+  if (command && typeof command === 'object') (error as { command: unknown }).command = { name: command.name };
+  return error;
+}
+
 function parseField(text: string, key: string, field: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new TypeError(`Redis key "${key}" holds ${JSON.stringify(text.slice(0, 40))} in field "${field}", not a JSON value. Is another program writing under this key prefix?`);
+    throw new TypeError(`Redis key "${key}" holds ${text.length} characters in field "${field}" that are not a JSON value. Is another program writing under this key prefix?`);
   }
 }
