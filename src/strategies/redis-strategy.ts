@@ -41,7 +41,6 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
-/** Applies changes to a record that still exists: ARGV[2] pairs to set, then fields to delete. */
 /** A user's set of session ids (`session.userId`). */
 const MEMBERS = `return redis.call('SMEMBERS', KEYS[1])`;
 const EXISTS = `return redis.call('EXISTS', KEYS[1])`;
@@ -55,6 +54,7 @@ const TAKE = `
 local members = redis.call('SMEMBERS', KEYS[1])
 redis.call('DEL', KEYS[1])
 return members`;
+/** Applies changes to a record that still exists: ARGV[2] pairs to set, then fields to delete. */
 const APPLY = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local i = 3
