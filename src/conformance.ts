@@ -92,5 +92,18 @@ export function strategyConformance(
       assert.equal(await strategy.applyChanges(id, new Map([['d', 4]]), later(), ctx()), false);
       assert.equal(await strategy.readData(id, ctx()), null);
     });
+
+    it('addUserSession() and takeUserSessions(), where present: take gives every live id added for that user once, and no other user\'s', async () => {
+      const strategy = await factory();
+      if (typeof strategy.addUserSession !== 'function' || typeof strategy.takeUserSessions !== 'function') return;
+      const [a, b, other] = await Promise.all([{ u: 'a' }, { u: 'b' }, { u: 'c' }].map((data) => strategy.createData(data, later(), ctx())));
+      await strategy.addUserSession('user-1', a, later(), ctx());
+      await strategy.addUserSession('user-1', b, later(), ctx());
+      await strategy.addUserSession('user-2', other, later(), ctx());
+      assert.deepEqual([...(await strategy.takeUserSessions('user-1', ctx()))].sort(), [a, b].sort());
+      assert.deepEqual(await strategy.takeUserSessions('user-1', ctx()), []);
+      assert.deepEqual(await strategy.takeUserSessions('user-2', ctx()), [other]);
+      assert.deepEqual(await strategy.takeUserSessions('nobody', ctx()), []);
+    });
   });
 }
