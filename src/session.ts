@@ -294,7 +294,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       } else {
         this.#id = await callStore('create a session', () => strategy.createData(record, expires, context));
         if (previous) await callStore('delete a session', () => strategy.deleteData(previous, context));
-        await this.#indexUser(record, undefined, expires);
+        if (config.userId) await this.#indexUser(record, undefined, expires);
       }
       this.#regenerate = false;
       this.#settle(record);
@@ -330,7 +330,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
         this.#outgoing = this.#expireAll();
         return;
       }
-      await this.#indexUser(record, this.#record, until);
+      if (config.userId) await this.#indexUser(record, this.#record, until);
     }
     this.#settle(record);
     if (!reissue) {
@@ -355,12 +355,12 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
   }
 
   /**
-   * With `session.userId`: tells the store which user the session now belongs to, after a write
-   * that gave it a user (a new session, or a user other than `before`'s).
+   * With `session.userId` (callers check it first, so that a write without it awaits nothing more):
+   * tells the store which user the session now belongs to, after a write that gave it a user (a new
+   * session, or a user other than `before`'s).
    */
   async #indexUser(record: Record<string, unknown>, before: Record<string, unknown> | undefined, expires: Date): Promise<void> {
     const { config, strategy } = this.#runtime;
-    if (!config.userId) return;
     const user = userOf(config, record);
     if (user === undefined || (before !== undefined && userOf(config, before) === user)) return;
     const id = this.#id;
