@@ -63,9 +63,9 @@ export class SessionEngine {
     const ids = await callStore("list a user's sessions", () => strategy.takeUserSessions!(name));
     let ended = 0;
     for (const id of new Set(ids)) {
-      const record = await callStore('read a session', () => strategy.readData(id));
-      const clean = record !== null && typeof record === 'object' ? sanitizeRecord(record as Record<string, unknown>) : null;
-      if (clean === null || userOf(config, clean) !== name) continue;
+      // sanitizeRecord gives null for anything but a plain object (an unknown id's null included).
+      const record = sanitizeRecord(await callStore('read a session', () => strategy.readData(id)));
+      if (record === null || userOf(config, record) !== name) continue;
       await callStore('delete a session', () => strategy.deleteData(id));
       ended++;
     }
