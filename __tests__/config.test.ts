@@ -1,10 +1,10 @@
 import { jest } from '@jest/globals';
 import { resetWarnings, SessionConfig } from '../src/config.js';
 import { SessionConfigError } from '../src/errors.js';
-import type { SessionOptions } from '../src/types.js';
+import type { HandleSessionOptions } from '../src/types.js';
 
 const secrets = ['config-test-secret-0123456789abcdef-xyz'];
-const build = (options: SessionOptions) => new SessionConfig(options);
+const build = (options: HandleSessionOptions) => new SessionConfig(options);
 
 describe('SessionConfig', () => {
   let warn: jest.SpiedFunction<typeof console.warn>;
@@ -34,7 +34,8 @@ describe('SessionConfig', () => {
   it.each([
     [{ adapter: { name: 'mongo' } }, /`adapter\.name` is "mongo".*Use one of: 'cookie', 'memory'/],
     [{ session: { secrets: 'one' } }, /`session\.secrets` must be an array/],
-    [{ session: { secrets: [''] } }, /`session\.secrets` must be an array of non-empty strings/],
+    [{ session: { secrets: [''] } }, /`session\.secrets\[0\]` is an empty string/],
+    [{ session: { secrets: [42] } }, /`session\.secrets\[0\]` must be a string/],
     [{ session: { key: 'a b' } }, /`session\.key`/],
     [{ cookie: { maxAge: -1 } }, /`cookie\.maxAge` must be a positive number/],
     [{ cookie: { maxAge: 401 * 86400 } }, /400 days/],
@@ -62,7 +63,7 @@ describe('SessionConfig', () => {
     // What the cookie package itself cannot write.
     [{ cookie: { domain: 'exa mple.com' } }, /`cookie` cannot be written as a Set-Cookie header: option domain is invalid/]
   ])('refuses %j with a SessionConfigError naming the option and the fix', (options, message) => {
-    const attempt = () => build({ session: { secrets }, ...options } as SessionOptions);
+    const attempt = () => build({ session: { secrets }, ...options } as HandleSessionOptions);
     expect(attempt).toThrow(SessionConfigError);
     expect(attempt).toThrow(message);
   });
@@ -91,6 +92,16 @@ describe('SessionConfig', () => {
     expect(a.secrets[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(String(warn.mock.calls[0][0])).toMatch(/will not survive a restart/);
+  });
+
+  it('names an unset variable as such: secrets: [SESSION_SECRET] with SESSION_SECRET undefined, and how to set it', () => {
+    for (const env of ['development', 'production']) {
+      process.env.NODE_ENV = env;
+      const attempt = () => build({ session: { secrets: [process.env.SURELY_NOT_SET_SESSION_SECRET as string] } });
+      expect(attempt).toThrow(SessionConfigError);
+      expect(attempt).toThrow(/`session\.secrets\[0\]` is undefined: the variable it is read from is not set.*\.env.*SESSION_SECRET=.*openssl rand -base64 32.*\$env\/static\/private.*\$env\/dynamic\/private/);
+      expect(() => build({ session: { secrets: ['a-real-secret-of-32-characters-xyz', undefined as unknown as string] } })).toThrow(/`session\.secrets\[1\]` is undefined/);
+    }
   });
 
   it('without secrets in production: a SessionConfigError', () => {

@@ -9,7 +9,7 @@ import { Tokens } from '../src/tokens.js';
 import { SessionEngine } from '../src/session-engine.js';
 import { SessionStorage } from '../src/session.js';
 import type { RequestEvent } from '@sveltejs/kit';
-import type { SessionOptions, SignatureCheck, Signer } from '../src/types.js';
+import type { HandleSessionOptions, SignatureCheck, Signer } from '../src/types.js';
 import { FakeClock } from './helpers/fakes.js';
 import { MapStrategy } from './helpers/map-strategy.js';
 import { ops, results } from './helpers/kit-app.js';
@@ -84,7 +84,7 @@ describe('overriding services through the container', () => {
 
 describe('SessionEngine.open()', () => {
   const event = () => ({ locals: {}, url: new URL('http://localhost/') }) as unknown as RequestEvent;
-  const cookieOf = async (options: SessionOptions) => {
+  const cookieOf = async (options: HandleSessionOptions) => {
     const engine = createSessionContainer(options).resolve(SessionEngine);
     const session = await engine.open(event(), {});
     await session.set('n', 1);

@@ -37,7 +37,7 @@ describe('the published package (dist/, built by the jest globalSetup)', () => {
       expect(entry[name]).toBeDefined();
     }
     const types = readFileSync(join(root, 'dist/index.d.ts'), 'utf8');
-    for (const name of ['SessionData', 'FlashSessionData', 'SessionStorageStrategy', 'SessionOptions', 'CookieOptions', 'SessionStorageOptions']) {
+    for (const name of ['SessionData', 'FlashSessionData', 'SessionStorageStrategy', 'SessionOptions', 'HandleSessionOptions', 'CookieOptions', 'SessionStorageOptions']) {
       expect(types).toContain(name);
     }
   });

@@ -1,6 +1,6 @@
 import { serialize } from 'cookie';
 import { SessionConfigError } from './errors.js';
-import type { AdapterOptions, CookieOptions, CookieStrategyOptions, SessionOptions, SessionStorageOptions } from './types.js';
+import type { AdapterOptions, CookieOptions, CookieStrategyOptions, HandleSessionOptions, SessionOptions } from './types.js';
 
 const DAY = 86_400_000;
 /** RFC 6265bis caps cookie lifetimes at 400 days; browsers clamp longer ones silently. */
@@ -89,19 +89,21 @@ export class SessionConfig {
   /** Hard cap on a session's age, in ms, or undefined. */
   readonly absoluteTimeout: number | undefined;
   /** `session.validate`: the app's check of each session a request brings. */
-  readonly validate: SessionStorageOptions['validate'];
+  readonly validate: SessionOptions['validate'];
   /** `session.userId`: which user a session belongs to. */
-  readonly userId: SessionStorageOptions['userId'];
+  readonly userId: SessionOptions['userId'];
   /** Cookie attributes without lifetime, for each value of `secure` we may need. */
   readonly attributes: { secure: CookieOptions; insecure: CookieOptions };
   /** The user fixed `secure` explicitly; otherwise it follows SvelteKit's localhost rule. */
   readonly secureExplicit: boolean;
+  /** Why the cookie is Secure even on plain-http localhost, when it is: for the warning there. */
+  readonly forcedSecure: string | undefined;
   /** Split a cookie too large for one into numbered chunks (cookie strategy option). */
   readonly chunk: boolean;
   /** The most bytes the session's cookies may take together. */
   readonly maxSize: number;
 
-  constructor(options: SessionOptions = {}) {
+  constructor(options: HandleSessionOptions = {}) {
     if (options === null || typeof options !== 'object') {
       fail('options', `must be an object, got ${typeof options}`, 'Call handleSession({ session: { secrets: [...] } }).');
     }
@@ -190,9 +192,17 @@ export class SessionConfig {
       fail('cookie.sameSite', "is 'none' while `cookie.secure` is false: browsers drop a SameSite=None cookie without Secure", "Remove secure: false (the cookie is then always Secure), or use sameSite: 'lax'.");
     }
     // A prefixed name or SameSite=None needs Secure everywhere, http://localhost included: browsers
-    // refuse such a cookie without it (Safari refuses Secure on http://localhost too: use https).
+    // refuse such a cookie without it (WebKit refuses Secure on http://localhost too: the engine
+    // warns once when it sends one there).
     const alwaysSecure = sameSiteNone || prefix !== undefined;
     this.secureExplicit = cookie.secure !== undefined || alwaysSecure;
+    this.forcedSecure = prefix
+      ? `the cookie name ${JSON.stringify(key)} starts with ${prefix}, which browsers accept only with Secure`
+      : sameSiteNone
+        ? "sameSite is 'none', which browsers accept only with Secure"
+        : cookie.secure === true
+          ? 'cookie.secure is true'
+          : undefined;
     const base: CookieOptions = {
       path: '/',
       httpOnly: true,
@@ -241,7 +251,7 @@ export class SessionConfig {
     return expires;
   }
 
-  static #adapter(adapter: SessionOptions['adapter']): AdapterOptions {
+  static #adapter(adapter: HandleSessionOptions['adapter']): AdapterOptions {
     if (adapter === undefined) return { name: 'cookie' };
     const strategy = (adapter as { strategy?: unknown })?.strategy;
     if (strategy !== undefined) {
@@ -267,9 +277,16 @@ export class SessionConfig {
       warnOnce('No session.secrets given: using a random secret for this process, so sessions will not survive a restart. Set session.secrets before going to production.');
       return [developmentSecret()];
     }
-    if (!Array.isArray(secrets) || secrets.some((s) => typeof s !== 'string' || s.length === 0)) {
-      fail('session.secrets', 'must be an array of non-empty strings, newest first', "Write secrets: ['the-current-secret', 'an-older-secret'].");
+    if (!Array.isArray(secrets)) {
+      fail('session.secrets', `must be an array of strings, newest first, got ${typeof secrets}`, "Write secrets: [SESSION_SECRET] (an array, even for one secret).");
     }
+    secrets.forEach((secret: unknown, index: number) => {
+      if (secret === undefined || secret === null) {
+        fail(`session.secrets[${index}]`, `is ${secret}: the variable it is read from is not set`, "Create a file named .env at the root of your app with the line SESSION_SECRET=<a random string of at least 32 characters> (make one with `openssl rand -base64 32`), or set SESSION_SECRET in the server's environment; then read it with `import { SESSION_SECRET } from '$env/static/private'` (fixed at build time) or `import { env } from '$env/dynamic/private'` and env.SESSION_SECRET (read when the server starts, as adapter-node does).");
+      }
+      if (typeof secret !== 'string') fail(`session.secrets[${index}]`, `must be a string, got ${typeof secret}`, 'Pass each secret as a string.');
+      if (secret.length === 0) fail(`session.secrets[${index}]`, 'is an empty string (is the variable it comes from set to nothing?)', 'Set it to a random string of at least 32 characters, for example from `openssl rand -base64 32`.');
+    });
     for (const secret of secrets as string[]) {
       if (secret.length < 32) {
         warnOnce(`A session secret is shorter than 32 characters (${secret.length}). Use a random string of at least 32 characters, for example from \`openssl rand -base64 32\`.`);

@@ -16,7 +16,7 @@ import { CloudflareKVStrategy } from './strategies/cloudflare-kv-strategy.js';
 import { MemoryStrategy } from './strategies/memory-strategy.js';
 import { RedisStrategy } from './strategies/redis-strategy.js';
 import { Tokens } from './tokens.js';
-import type { SessionOptions } from './types.js';
+import type { HandleSessionOptions } from './types.js';
 
 /** The built-in strategies, by adapter name. */
 const STRATEGIES: Record<string, new (...args: any[]) => BaseStrategy<any, any>> = {
@@ -32,7 +32,7 @@ const STRATEGIES: Record<string, new (...args: any[]) => BaseStrategy<any, any>>
  * on the global container) unless the container the user handed in already provides it: that is
  * how tests and users replace the clock, the signer, the strategy or anything else.
  */
-export function createSessionContainer(options: SessionOptions = {}): DependencyContainer {
+export function createSessionContainer(options: HandleSessionOptions = {}): DependencyContainer {
   const config = new SessionConfig(options);
   const child = (options.container ?? rootContainer).createChildContainer();
   child.register(Tokens.Config, { useValue: config });
@@ -54,7 +54,8 @@ export function createSessionContainer(options: SessionOptions = {}): Dependency
     const own = config.adapter.strategy;
     child.register(Tokens.Strategy, {
       useValue: own
-        ? toBaseStrategy(own, config.adapter.options ?? {})
+        ? // A per-request class gets what 1.1.3 gave it: { cookie, session, ...adapter.options }.
+          toBaseStrategy(own, { cookie: options.cookie ?? {}, session: options.session ?? {}, ...(config.adapter.options ?? {}) })
         : child.resolve<BaseStrategy<any, any>>(STRATEGIES[config.adapter.name ?? 'cookie'] ?? CookieSessionStrategy)
     });
   }

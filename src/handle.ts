@@ -6,7 +6,7 @@ import { SessionStoreError } from './errors.js';
 import type { PendingCookie, SetCookieWriter } from './services/set-cookie.js';
 import { SessionStorage } from './session.js';
 import { SessionEngine } from './session-engine.js';
-import type { SessionHandle, SessionHook, SessionOptions } from './types.js';
+import type { SessionHandle, SessionHook, HandleSessionOptions } from './types.js';
 
 type Resolve = Parameters<SessionHandle>[0]['resolve'];
 
@@ -16,7 +16,7 @@ type Resolve = Parameters<SessionHandle>[0]['resolve'];
  *
  * Options are checked now, not per request: a wrong one throws a `SessionConfigError` naming it.
  *
- * @param options see {@link SessionOptions}; every field has a default.
+ * @param options see {@link HandleSessionOptions}; every field has a default.
  * @param handle an optional `Handle` that runs inside, with the session already there.
  * @returns the `Handle`, which also carries `destroyUserSessions(userId)` (see `session.userId`).
  * @throws SessionConfigError for a wrong option.
@@ -27,7 +27,7 @@ type Resolve = Parameters<SessionHandle>[0]['resolve'];
  * export const handle = handleSession({ session: { secrets: [SESSION_SECRET] } });
  * ```
  */
-export function handleSession(options: SessionOptions = {}, handle?: SessionHandle): SessionHook {
+export function handleSession(options: HandleSessionOptions = {}, handle?: SessionHandle): SessionHook {
   const engine = createSessionContainer(options).resolve<SessionEngine>(SessionEngine);
 
   // Not an async function: a request whose session ends idle (untouched or only read) costs one

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 
 export { handleSession } from './handle.js';
 export { SessionStorage } from './session.js';
+export { Session } from './legacy-session.js';
 export { SessionConfig } from './config.js';
 export { createSessionContainer } from './container.js';
 export { Tokens } from './tokens.js';
@@ -10,6 +11,8 @@ export { SessionError, SessionConfigError, SessionStoreError } from './errors.js
 export type { SessionErrorCode } from './errors.js';
 export { BaseStrategy } from './strategies/base-strategy.js';
 export { CookieSessionStrategy } from './strategies/cookie-session-strategy.js';
+/** 1.1.3's name for {@link CookieSessionStrategy}. */
+export { CookieSessionStrategy as CookieStrategy } from './strategies/cookie-session-strategy.js';
 export { MemoryStrategy } from './strategies/memory-strategy.js';
 export { CloudflareKVStrategy } from './strategies/cloudflare-kv-strategy.js';
 export { RedisStrategy } from './strategies/redis-strategy.js';
@@ -21,10 +24,16 @@ export { WebCryptoAesGcmCipher } from './services/web-crypto-aes-gcm-cipher.js';
 export { ChunkedCookieCodec } from './services/chunked-cookie-codec.js';
 export { SystemClock } from './services/clock.js';
 export { NanoidGenerator } from './services/id-generator.js';
+// tsyringe's root container, so that an app can hand handleSession() a child of it (to replace a
+// service) without importing tsyringe, which is our dependency, not the app's.
+export { container } from 'tsyringe';
+export type { DependencyContainer } from 'tsyringe';
 export type {
   AdapterOptions,
   Cipher,
   CloudflareKVStrategyOptions,
+  Constructable,
+  CookieStrageOptions,
   Clock,
   CookieCodec,
   CookieOptions,
@@ -33,7 +42,9 @@ export type {
   Envelope,
   FlashDataKey,
   FlashSessionData,
+  HandleSessionOptions,
   IdGenerator,
+  ImplementsOrExtends,
   KVNamespaceLike,
   MemoryStrategyOptions,
   OpenedText,

@@ -1,13 +1,14 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import { inject, injectable } from 'tsyringe';
-import type { SessionConfig } from './config.js';
 import { SetCookieWriter } from './services/set-cookie.js';
 import { sanitizeRecord } from './services/json.js';
 import { SessionConfigError } from './errors.js';
+import { warnOnce, type SessionConfig } from './config.js';
 import { callStore, SessionStorage, userOf, type SessionRuntime } from './session.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import { Tokens } from './tokens.js';
 import { isPromise } from './services/promise-like.js';
+import { LegacyCookieReader, type LegacySession } from './services/legacy-cookies.js';
 import { CookieSessionStrategy, type DecodedPayload } from './strategies/cookie-session-strategy.js';
 import { MemoryStrategy } from './strategies/memory-strategy.js';
 import type { Clock, CookieCodec, DecodedEnvelope, IdGenerator, StrategyContext } from './types.js';
@@ -23,14 +24,17 @@ export class SessionEngine {
   readonly #secure: boolean | undefined;
   /** The record of an envelope without `readData()`, for the built-in strategies that can. */
   readonly #readNow: DirectReader | undefined;
+  readonly #legacy: LegacyCookieReader;
 
   constructor(
     @inject(Tokens.Config) config: SessionConfig,
     @inject(Tokens.Strategy) strategy: BaseStrategy<any, any>,
     @inject(Tokens.CookieCodec) codec: CookieCodec,
     @inject(Tokens.Clock) clock: Clock,
-    @inject(Tokens.IdGenerator) ids: IdGenerator
+    @inject(Tokens.IdGenerator) ids: IdGenerator,
+    @inject(LegacyCookieReader) legacy: LegacyCookieReader
   ) {
+    this.#legacy = legacy;
     this.#runtime = {
       config,
       strategy,
@@ -73,11 +77,19 @@ export class SessionEngine {
   }
 
   /**
-   * The Set-Cookie writer for a request. Unless the user fixed `secure`, it follows SvelteKit's
-   * rule: cookies are `Secure` except on `http://localhost`, where browsers would drop them.
+   * The Set-Cookie writer for a request. Unless the user fixed `secure` (or the cookie's name or
+   * SameSite=None needs it), cookies are `Secure` except on plain-http loopback hosts: SvelteKit's
+   * own rule is `secure: !(hostname === 'localhost' && protocol === 'http:')`
+   * (kit/src/runtime/server/cookie.js); we extend it to 127.0.0.1 and [::1], where WebKit drops a
+   * Secure cookie as it does on localhost, so that `http://127.0.0.1:5173` works in every browser.
+   * A Secure cookie sent to a plain-http loopback host gets one warning.
    */
   writer(url: URL): SetCookieWriter {
-    const secure = this.#secure ?? !(url.hostname === 'localhost' && url.protocol === 'http:');
+    const loopbackHttp = url.protocol === 'http:' && isLoopback(url.hostname);
+    const secure = this.#secure ?? !loopbackHttp;
+    if (secure && loopbackHttp) {
+      warnOnce(`The session cookie is sent with Secure to ${url.origin}, over plain http (${this.#runtime.config.forcedSecure ?? 'cookie.secure is true'}). Chromium and Firefox keep Secure cookies from http://localhost, but WebKit browsers (Safari, and Epiphany/GNOME Web) drop them, so the session will not stick there. In development, serve the app over https:// (for example vite dev with a local certificate), or use a cookie name without __Host-/__Secure-, sameSite 'lax' and no secure: true there (the cookie is then Secure everywhere but plain-http localhost).`);
+    }
     return this.#writers[secure ? 'secure' : 'insecure'];
   }
 
@@ -94,26 +106,33 @@ export class SessionEngine {
     const names = runtime.codec.names(cookies);
     const envelope = runtime.codec.read(cookies);
     return isPromise(envelope)
-      ? envelope.then((decoded) => this.#load(context, names, decoded))
-      : this.#load(context, names, envelope);
+      ? envelope.then((decoded) => this.#load(context, names, decoded, cookies))
+      : this.#load(context, names, envelope, cookies);
   }
 
   /**
    * The session of a decoded envelope: a fresh one for an expired or unknown session. The built-in
    * cookie strategy and memory store answer synchronously (no promise at all).
    */
-  #load(context: StrategyContext, names: string[], envelope: DecodedEnvelope | null): SessionStorage | Promise<SessionStorage> {
+  #load(
+    context: StrategyContext,
+    names: string[],
+    envelope: DecodedEnvelope | null,
+    cookies: Record<string, string | undefined>
+  ): SessionStorage | Promise<SessionStorage> {
     const runtime = this.#runtime;
     const now = runtime.clock.now();
     const { absoluteTimeout } = runtime.config;
-    if (
-      !envelope ||
-      envelope.expires <= now ||
-      (absoluteTimeout !== undefined && envelope.created + absoluteTimeout <= now)
-    ) {
+    let opened: SessionStorage | Promise<SessionStorage>;
+    if (!envelope) {
+      // Not one of ours: perhaps a session 1.1.3 wrote (only asked here, off the usual path).
+      const legacy = this.#legacy.read(cookies);
+      opened = isPromise(legacy) ? legacy.then((found) => this.#migrate(context, names, found)) : this.#migrate(context, names, legacy);
+    } else if (envelope.expires <= now || (absoluteTimeout !== undefined && envelope.created + absoluteTimeout <= now)) {
       return new SessionStorage(runtime, context, names);
+    } else {
+      opened = this.#read(context, names, envelope);
     }
-    const opened = this.#read(context, names, envelope);
     if (!runtime.config.validate) return opened;
     return isPromise(opened) ? opened.then((session) => this.#validate(session, context)) : this.#validate(opened, context);
   }
@@ -123,7 +142,7 @@ export class SessionEngine {
    * deleted when the request ends) and the request goes on with a fresh one.
    */
   async #validate(session: SessionStorage, context: StrategyContext): Promise<SessionStorage> {
-    if (session.id === '') return session;
+    if (session.id === '' && !session.migrating) return session;
     if ((await this.#runtime.config.validate!(session.toValidate(), context.event)) !== true) await session.destroy();
     return session;
   }
@@ -137,13 +156,46 @@ export class SessionEngine {
     if (runtime.inCookie) {
       return runtime.strategy.readData(envelope.payload, context).then((record) => this.#adopt(context, names, envelope, fresh(record as Record<string, unknown> | null)));
     }
+    return this.#readRecord(envelope.id, context, false).then((record) => this.#adopt(context, names, envelope, fresh(record)));
+  }
+
+  /** A store's record of `id` (1.1.3's place for it with `legacy`), checked and sanitized; `null` when unknown. */
+  #readRecord(id: string, context: StrategyContext, legacy: boolean): Promise<Record<string, unknown> | null> {
+    const { strategy } = this.#runtime;
+    const read = legacy && strategy.readLegacyData ? strategy.readLegacyData : strategy.readData;
     return callStore('read a session', async () => {
-      const found = await runtime.strategy.readData(envelope.id, context);
+      const found = await read.call(strategy, id, context);
       if (found !== null && (typeof found !== 'object' || Array.isArray(found))) {
         throw new TypeError(`readData() returned ${Array.isArray(found) ? 'an array' : typeof found}, not an object or null`);
       }
-      return found;
-    }).then((found) => this.#adopt(context, names, envelope, found === null ? null : fresh(sanitizeRecord(found))));
+      return found === null ? null : sanitizeRecord(found);
+    });
+  }
+
+  /**
+   * A session 1.1.3 wrote (SPEC §11): its data is kept and written anew, in the current format and
+   * under a new id, when the request ends; its old cookies are expired and a store's old record is
+   * deleted. `found` is `null` for a cookie that is neither ours nor 1.1.3's: a fresh session.
+   */
+  #migrate(context: StrategyContext, names: string[], found: LegacySession | null): SessionStorage | Promise<SessionStorage> {
+    const runtime = this.#runtime;
+    if (!found) return new SessionStorage(runtime, context, names);
+    const cookieNames = [...names, ...found.dataCookies];
+    const adopt = (record: Record<string, unknown> | null) => {
+      if (record === null) return new SessionStorage(runtime, context, cookieNames);
+      const now = runtime.clock.now();
+      return new SessionStorage(runtime, context, cookieNames, {
+        id: '',
+        created: now,
+        expires: runtime.config.expiryAt(now, now),
+        payload: '',
+        record,
+        stale: true,
+        migratedFrom: found.id
+      });
+    };
+    if (runtime.inCookie) return adopt(found.record === null ? null : sanitizeRecord(found.record));
+    return this.#readRecord(found.id, context, true).then(adopt);
   }
 
   /**
@@ -190,4 +242,9 @@ function directReader(strategy: BaseStrategy<any, any>): DirectReader | undefine
     return (envelope) => fresh(strategy.read(envelope.id));
   }
   return undefined;
+}
+
+/** Hosts that only this machine reaches: `localhost` (and `*.localhost`), 127.0.0.0/8 and ::1. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }

@@ -1,7 +1,7 @@
 import { SessionError, SessionStoreError } from './errors.js';
 import { isForbiddenKey, toJsonValue } from './services/json.js';
 import type { PendingCookie } from './services/set-cookie.js';
-import { MAX_AGE_LIMIT_SECONDS, type SessionConfig } from './config.js';
+import { MAX_AGE_LIMIT_SECONDS, warnOnce, type SessionConfig } from './config.js';
 import { applyChanges as applyTo } from './strategies/apply-changes.js';
 import type { BaseStrategy } from './strategies/base-strategy.js';
 import type {
@@ -35,6 +35,11 @@ export interface LoadedSession {
   payload: string;
   /** Signed with an older secret, or (cookie strategy) a payload in an outdated form: write it anew. */
   stale: boolean;
+  /**
+   * A session 1.1.3 wrote, under this id (`LegacyCookieReader`): it is written anew under a new id
+   * when the request ends, and a store's old record is deleted.
+   */
+  migratedFrom?: string;
 }
 
 const flashKey = <K extends string>(key: K): FlashDataKey<K> => `__flash_${key}__`;
@@ -66,7 +71,9 @@ export async function callStore<T>(what: string, call: () => Promise<T>): Promis
  * };
  * ```
  */
-export class SessionStorage<Data extends SessionData = SessionData, FlashData = Data> {
+// CustomStrategyOptions is 1.1.3's third type parameter (the options of a store of your own): kept,
+// unused, so that code naming SessionStorage<Data, FlashData, Options> still compiles.
+export class SessionStorage<Data extends SessionData = SessionData, FlashData = Data, CustomStrategyOptions = any> {
   readonly #runtime: SessionRuntime;
   readonly #context: StrategyContext;
   /** Every session cookie the request carried (main and chunks), to expire leftovers. */
@@ -85,6 +92,8 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
   /** An id whose record must be deleted (after `destroy()` or `regenerate()`). */
   #discard: string | undefined;
   #regenerate = false;
+  /** The id of a 1.1.3 session being moved to the current format (see {@link LoadedSession}). */
+  #migratedFrom: string | undefined;
   /** The cookies of the last write; the response carries the newest. */
   #outgoing: PendingCookie[] = [];
 
@@ -99,10 +108,20 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     this.#payload = loaded?.payload ?? '';
     this.#stale = loaded?.stale ?? false;
     this.#record = loaded?.record ?? {};
+    this.#migratedFrom = loaded?.migratedFrom;
   }
 
-  /** The session's id; `''` while the visitor has no session. */
+  /**
+   * The session's id; `''` while the visitor has no session. It is current as soon as the call that
+   * changed it resolves: after `await regenerate()` the new id, after `await destroy()` `''`, after
+   * `await save()` of a new session its first id.
+   */
   get id(): string {
+    return this.#id;
+  }
+
+  /** 1.1.3's name for {@link id}. */
+  get sid(): string {
     return this.#id;
   }
 
@@ -184,13 +203,52 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
   }
 
   /**
-   * Moves the data to a new id and deletes the old record when the request ends. Call it when
-   * privileges change (log-in) so that an id planted before cannot follow the user in.
-   * `id` shows the new id after the request's write (or after `save()`).
+   * Moves the data to a new id and deletes the old record. Call it when privileges change (log-in)
+   * so that an id planted before cannot follow the user in. When it resolves, `id` is the new id.
+   * With the cookie strategy the new cookie is written when the request ends; with a store the
+   * move is written at once (it is the store that gives the new id), together with the changes
+   * made so far, like `save()`: changes made after it are written when the request ends.
+   * @throws SessionStoreError when the store fails.
    */
   async regenerate(): Promise<void> {
-    if (this.#id) this.#regenerate = true;
+    if (!this.#id) return;
+    this.#regenerate = true;
+    if (this.#runtime.inCookie) {
+      this.#id = this.#runtime.ids.generate();
+      return;
+    }
+    await this.#persist(false);
   }
+
+  /**
+   * 1.1.3's misspelt {@link destroy} (`@svelte-dev/auth` 1.1.3 calls it at log-out).
+   * @deprecated Use `destroy()`.
+   */
+  async destory(): Promise<void> {
+    warnOnce('session.destory() is deprecated: it is now spelt destroy(), and does the same.');
+    return this.destroy();
+  }
+
+  /**
+   * 1.1.3's way to change the session id. It no longer adopts the id it is given (an id chosen by
+   * the app, or taken from a request, would let someone else's session be entered, or a planted one
+   * kept): the session moves to a fresh id that the library makes, as with `regenerate()`. With
+   * `data`, the session's values are replaced by it first. `id` shows the new id when it resolves.
+   * @deprecated Use `regenerate()` (and `set()` for the values).
+   * @throws SessionStoreError when the store fails.
+   */
+  async updateSid(_id: string, data?: Partial<Data>): Promise<void> {
+    warnOnce('session.updateSid(id, data) is deprecated and ignores the id it is given: the session moves to a fresh id the library makes (ids chosen by the app are never adopted). Use session.regenerate(), and session.set() for the values.');
+    if (data !== undefined && data !== null) {
+      for (const key of this.#keys()) if (!FLASH.test(key)) this.#removeIfPresent(key);
+      for (const [key, value] of Object.entries(data)) await this.set(key as keyof Data & string, value as Data[keyof Data & string]);
+    }
+    if (this.#id) await this.regenerate();
+    else await this.save();
+  }
+
+  /** 1.1.3 needed this before first use; sessions are now ready when the route runs. Resolves at once. */
+  async init(): Promise<void> {}
 
   /** Persists pending changes now instead of when the request ends. */
   async save(): Promise<void> {
@@ -214,6 +272,11 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     );
   }
 
+  /** @internal A 1.1.3 session that this request moves to the current format. */
+  get migrating(): boolean {
+    return this.#migratedFrom !== undefined;
+  }
+
   /** @internal What `session.validate` is shown: the values without pending flash values. */
   toValidate(): SessionToValidate {
     const data: SessionData = {};
@@ -232,8 +295,10 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     return this.#outgoing;
   }
 
+  /** Own keys only: `get('constructor')` of a fresh session is `undefined`, not Object's. */
   #lookup(key: string): unknown {
-    return this.#changes.has(key) ? this.#changes.get(key) : this.#record[key];
+    if (this.#changes.has(key)) return this.#changes.get(key);
+    return Object.hasOwn(this.#record, key) ? this.#record[key] : undefined;
   }
 
   #keys(): Set<string> {
@@ -269,6 +334,15 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     const changes = this.#effectiveChanges(final);
     const context = this.#context;
 
+    if (this.#migratedFrom !== undefined) {
+      // A 1.1.3 session: its old record goes (a copy of the old cookie then finds nothing), and so
+      // do its old cookies, unless the write below replaces them.
+      const legacy = this.#migratedFrom;
+      this.#migratedFrom = undefined;
+      if (!inCookie) await callStore('delete a session', () => (strategy.deleteLegacyData ?? strategy.deleteData).call(strategy, legacy, context));
+      if (!this.#id) this.#outgoing = this.#expireAll();
+    }
+
     if (this.#discard) {
       const discard = this.#discard;
       this.#discard = undefined;
@@ -289,7 +363,8 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       this.#expires = config.expiryAt(now, now);
       const expires = new Date(this.#expires);
       if (inCookie) {
-        this.#id = this.#runtime.ids.generate();
+        // regenerate() already drew the new id.
+        if (!this.#regenerate) this.#id = this.#runtime.ids.generate();
         this.#payload = await strategy.createData(record, expires, context);
       } else {
         this.#id = await callStore('create a session', () => strategy.createData(record, expires, context));

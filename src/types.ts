@@ -133,6 +133,12 @@ export interface CookieStrategyOptions {
   encrypt?: boolean;
 }
 
+/**
+ * 1.1.3's (misspelt) name for {@link CookieStrategyOptions}.
+ * @deprecated Use `CookieStrategyOptions`.
+ */
+export type CookieStrageOptions = CookieStrategyOptions;
+
 /** Options of the built-in memory strategy (`adapter: { name: 'memory', options }`). */
 export interface MemoryStrategyOptions {
   /** The most records kept; past it the least recently written are dropped. @default unlimited */
@@ -186,8 +192,19 @@ export interface RedisStrategyOptions {
 /** A strategy class written the older way: built per request as `new Strategy(event, options)`. */
 export type PerRequestStrategyClass = new (event: RequestEvent, options: any) => SessionStorageStrategy<any, any>;
 
-/** Which strategy keeps the data. */
-export type AdapterOptions =
+/**
+ * 1.1.3's name for a class built per request: `new Strategy(event, options)`.
+ * @deprecated Use {@link PerRequestStrategyClass}, or extend `BaseStrategy`.
+ */
+export interface Constructable<T, P> {
+  new (event: RequestEvent, options: P): T;
+}
+
+/** 1.1.3's helper type: `R` and the members of `L` that `R` lacks. */
+export type ImplementsOrExtends<L, R> = R & Pick<L, Exclude<keyof L, keyof R>>;
+
+/** Which strategy keeps the data. The type parameters type your own store's records and options. */
+export type AdapterOptions<Data = SessionData, FlashData = Data, CustomStrategyOptions = any> =
   | { name: 'cookie'; options?: CookieStrategyOptions; strategy?: undefined }
   | { name: 'memory'; options?: MemoryStrategyOptions; strategy?: undefined }
   | { name: 'cloudflare-kv'; options: CloudflareKVStrategyOptions; strategy?: undefined }
@@ -198,13 +215,28 @@ export type AdapterOptions =
        * Your own store: a `BaseStrategy` instance, any object with the four methods (see
        * `createCustomStrategy`), or a class built per request as `new Strategy(event, options)`.
        */
-      strategy: SessionStorageStrategy<any, any> | PerRequestStrategyClass;
-      /** Handed to a per-request strategy class as its second constructor argument. */
-      options?: Record<string, unknown>;
+      strategy: SessionStorageStrategy<Data, FlashData> | SessionStorageStrategy<any, any> | PerRequestStrategyClass;
+      /**
+       * Handed to a per-request strategy class as its second constructor argument, together with
+       * the `cookie` and `session` options (as 1.1.3 did: `{ cookie, session, ...options }`).
+       */
+      options?: CustomStrategyOptions;
+    }
+  | {
+      /**
+       * A name held in a `string` (1.1.3 typed `name` as `string`): checked when `handleSession()`
+       * is called, where an unknown name is a `SessionConfigError` listing the known ones.
+       */
+      name: string;
+      options?: CustomStrategyOptions;
+      strategy?: undefined;
     };
 
-/** The `session` part of {@link SessionOptions}. */
-export interface SessionStorageOptions {
+/**
+ * The `session` part of `handleSession()`'s options (the name and meaning 1.1.3 gave it).
+ * Before 2.0.0-beta this interface was called `SessionStorageOptions`: see MIGRATING.md.
+ */
+export interface SessionOptions {
   /** The session cookie's name. @default '__sid' */
   key?: string;
   /**
@@ -256,21 +288,40 @@ export type SessionHook = SessionHandle & {
   destroyUserSessions(userId: string | number): Promise<number>;
 };
 
-/** Options of `handleSession()`. */
-export interface SessionOptions {
+/**
+ * Options of `handleSession()`. The type parameters (all optional) type a store of your own:
+ * its records and the `adapter.options` handed to it.
+ */
+export interface HandleSessionOptions<Data = SessionData, FlashData = Data, CustomStrategyOptions = any> {
   /** Where the data lives. @default { name: 'cookie' } */
-  adapter?: AdapterOptions;
-  session?: SessionStorageOptions;
+  adapter?: AdapterOptions<Data, FlashData, CustomStrategyOptions>;
+  session?: SessionOptions;
   /**
    * The session cookie's attributes. Defaults: `path: '/'`, `httpOnly: true`, `sameSite: 'lax'`,
-   * `secure: true` except on `http://localhost`. `maxAge` (seconds) or `expires` is also the
-   * session's lifetime; without them the cookie lasts the browser session and the server forgets
-   * the session after one day without writes.
+   * `secure: true` except on plain-http loopback hosts (`http://localhost`, `http://127.0.0.1`,
+   * `http://[::1]`). `maxAge` (seconds) or `expires` is also the session's lifetime; without them
+   * the cookie lasts the browser session and the server forgets the session after one day without
+   * writes.
    */
   cookie?: CookieOptions;
-  /** A tsyringe container to resolve services from; `handleSession` makes a child of it. */
+  /**
+   * A tsyringe container to resolve services from; `handleSession` makes a child of it. The
+   * package re-exports tsyringe's root `container`, so `container.createChildContainer()` needs
+   * no import of tsyringe.
+   */
   container?: DependencyContainer;
 }
+
+/**
+ * The type of `handleSession()`'s whole options object, under the name 1.1.3 gave it (libraries
+ * such as `@svelte-dev/auth` declare their options as `AuthOptions & SessionStorageOptions`).
+ * The same type as {@link HandleSessionOptions}.
+ */
+export type SessionStorageOptions<Data = SessionData, FlashData = Data, CustomStrategyOptions = any> = HandleSessionOptions<
+  Data,
+  FlashData,
+  CustomStrategyOptions
+>;
 
 /** The current time. Replace it in tests with a fake clock. */
 export interface Clock {

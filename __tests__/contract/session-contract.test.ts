@@ -5,19 +5,20 @@
 import { jest } from '@jest/globals';
 import { sequence } from '@sveltejs/kit/hooks';
 import { error, redirect, type Handle } from '@sveltejs/kit';
+import { resetWarnings } from '../../src/config.js';
 import { HmacSigner } from '../../src/services/hmac-signer.js';
 import { MemoryStrategy } from '../../src/strategies/memory-strategy.js';
-import type { SessionOptions } from '../../src/types.js';
+import type { HandleSessionOptions } from '../../src/types.js';
 import { ops, opsField, results } from '../helpers/kit-app.js';
 import { sessionApp, sessionCookies } from '../helpers/session-app.js';
 
-const strategies: Array<[string, SessionOptions['adapter']]> = [
+const strategies: Array<[string, HandleSessionOptions['adapter']]> = [
   ['cookie', { name: 'cookie' }],
   ['memory', { name: 'memory' }]
 ];
 
 describe.each(strategies)('session contract: %s strategy', (_name, adapter) => {
-  const setup = (options: SessionOptions = {}, inner?: Handle) => sessionApp({ adapter, ...options }, inner);
+  const setup = (options: HandleSessionOptions = {}, inner?: Handle) => sessionApp({ adapter, ...options }, inner);
 
   afterEach(() => jest.restoreAllMocks());
 
@@ -229,7 +230,93 @@ describe.each(strategies)('session contract: %s strategy', (_name, adapter) => {
     });
   });
 
+  describe('the id (§3)', () => {
+    it('is the new id as soon as regenerate() resolves, and stays so in the next request', async () => {
+      const { browser } = await setup();
+      const b = browser();
+      await b.get(`/page${ops(['set', 'user', 'ann'])}`);
+      const [oldId] = await results(await b.get(`/page${ops(['id'])}`));
+      const [before, , after] = await results(await b.get(`/page${ops(['id'], ['regenerate'], ['id'])}`));
+      expect(before).toBe(oldId);
+      expect(after).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(after).not.toBe(oldId);
+      expect(await results(await b.get(`/page${ops(['id'], ['get', 'user'])}`))).toEqual([after, 'ann']);
+    });
+
+    it("is '' after destroy() and a new session's first id after save()", async () => {
+      const { browser } = await setup();
+      const b = browser();
+      const [none, , , first] = await results(await b.get(`/page${ops(['id'], ['set', 'a', 1], ['save'], ['id'])}`));
+      expect(none).toBe('');
+      expect(first).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(await results(await b.get(`/page${ops(['id'], ['destroy'], ['id'])}`))).toEqual([first, null, '']);
+    });
+  });
+
+  describe("1.1.3's members (§11)", () => {
+    /** A handle inside handleSession that calls `method(...args)` on the session when the URL has ?call. */
+    const calling = (method: string, ...args: unknown[]): Handle => async ({ event, resolve }) => {
+      const session = event.locals.session as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      if (event.url.searchParams.has('call')) await session[method](...args);
+      return resolve(event);
+    };
+    const withCall = (list: Parameters<typeof ops>) => `/page${ops(...list)}&call`;
+
+    it('destory() is destroy(), with one deprecation warning per process', async () => {
+      resetWarnings();
+      const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+      const { browser } = await setup({}, calling('destory'));
+      const b = browser();
+      await b.get(`/page${ops(['set', 'user', 'ann'])}`);
+      const ended = await b.get(withCall([['id'], ['data']]));
+      expect(await results(ended)).toEqual(['', {}]);
+      expect(sessionCookies(ended)).toEqual([expect.stringMatching(/^__sid=; Max-Age=0/)]);
+      await b.get(`/page${ops(['set', 'user', 'bob'])}`);
+      expect(await results(await b.get(withCall([['data']])))).toEqual([{}]);
+      const warnings = warn.mock.calls.filter(([message]) => /destory\(\) is deprecated/.test(String(message)));
+      expect(warnings).toHaveLength(1);
+    });
+
+    it('sid is the id, and init() resolves at once', async () => {
+      const seen: unknown[] = [];
+      const { browser } = await setup({}, async ({ event, resolve }) => {
+        const session = event.locals.session as unknown as { sid: string; id: string; init(): Promise<void> };
+        await session.init();
+        seen.push(session.sid === session.id, session.sid);
+        return resolve(event);
+      });
+      const b = browser();
+      await b.get(`/page${ops(['set', 'a', 1])}`);
+      const [id] = await results(await b.get(`/page${ops(['id'])}`));
+      expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(seen).toEqual([true, '', true, id]);
+    });
+
+    it('updateSid(id, data) never adopts the id it is given: a fresh id, with the values replaced by data', async () => {
+      jest.spyOn(console, 'warn').mockImplementation(() => {});
+      const { browser } = await setup({}, calling('updateSid', 'chosen-by-the-app', { user: 'eve' }));
+      const b = browser();
+      await b.get(`/page${ops(['set', 'user', 'ann'], ['set', 'cart', 3])}`);
+      const [oldId] = await results(await b.get(`/page${ops(['id'])}`));
+      const [id, data] = await results(await b.get(withCall([['id'], ['data']])));
+      expect(id).not.toBe('chosen-by-the-app');
+      expect(id).not.toBe(oldId);
+      expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(data).toEqual({ user: 'eve' });
+      expect(await results(await b.get(`/page${ops(['id'], ['data'])}`))).toEqual([id, { user: 'eve' }]);
+    });
+  });
+
   describe('values (§3)', () => {
+    it('sees only its own keys: nothing of Object.prototype', async () => {
+      const { browser } = await setup();
+      const b = browser();
+      const probe = ops(['get', 'constructor'], ['get', 'toString'], ['has', '__proto__'], ['has', 'hasOwnProperty'], ['get', '__proto__']);
+      expect(await results(await b.get(`/page${probe}`))).toEqual([null, null, false, false, null]);
+      await b.get(`/page${ops(['set', 'a', 1])}`);
+      expect(await results(await b.get(`/page${probe}`))).toEqual([null, null, false, false, null]);
+    });
+
     it('refuses __proto__ as a key with a TypeError naming it', async () => {
       const { browser } = await setup();
       const b = browser();
@@ -248,6 +335,15 @@ describe.each(strategies)('session contract: %s strategy', (_name, adapter) => {
       expect(await results(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([1]);
       clock.advance(1);
       expect(await results(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([null]);
+    });
+
+    it('a session lives its whole maxAge, though the envelope counts in seconds (never rounded down)', async () => {
+      const { browser, clock } = await setup({ cookie: { maxAge: 60 } });
+      const b = browser();
+      clock.time += 999; // written at .999 of a second
+      await b.get(`/page${ops(['set', 'a', 1])}`);
+      clock.time += 60_000 - 1; // 1 ms before maxAge is up
+      expect(await results(await b.get(`/page${ops(['get', 'a'])}`))).toEqual([1]);
     });
 
     it('without maxAge the cookie is a browser-session cookie and the server forgets it after a day', async () => {

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { createSessionContainer } from '../../src/container.js';
 import { textToBase64url } from '../../src/services/base64url.js';
 import { Tokens } from '../../src/tokens.js';
-import type { CookieCodec, SessionOptions, Signer } from '../../src/types.js';
+import type { CookieCodec, HandleSessionOptions, Signer } from '../../src/types.js';
 import { MapStrategy } from '../helpers/map-strategy.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
 
-const adapters: Array<[string, SessionOptions['adapter']]> = [
+const adapters: Array<[string, HandleSessionOptions['adapter']]> = [
   ['cookie', { name: 'cookie', options: { chunk: true } }],
   ['memory', { name: 'memory' }]
 ];
@@ -64,7 +64,7 @@ describe.each(adapters)('bad session cookies: %s strategy', (_name, adapter) => 
   });
 
   it('a validly signed envelope whose data carries __proto__ keys changes no prototype', async () => {
-    const options: SessionOptions = { adapter, session: { secrets: [SECRET] } };
+    const options: HandleSessionOptions = { adapter, session: { secrets: [SECRET] } };
     const codec = createSessionContainer(options).resolve<CookieCodec>(Tokens.CookieCodec);
     const payload = textToBase64url('{"__proto__":{"polluted":"yes"},"ok":1,"nested":{"__proto__":{"polluted":"yes"}},"constructor":{"prototype":{"polluted":"yes"}}}');
     const now = Math.floor(Date.now() / 1000) * 1000;
@@ -87,7 +87,7 @@ describe.each(adapters)('bad session cookies: %s strategy', (_name, adapter) => 
   });
 
   it('a validly signed id the store does not know is never adopted: the next write mints a new id', async () => {
-    const options: SessionOptions = { adapter, session: { secrets: [SECRET] } };
+    const options: HandleSessionOptions = { adapter, session: { secrets: [SECRET] } };
     const codec = createSessionContainer(options).resolve<CookieCodec>(Tokens.CookieCodec);
     const now = Math.floor(Date.now() / 1000) * 1000;
     const planted = 'PlantedByAnAttacker00000';

@@ -9,13 +9,13 @@ import { base64urlToBytes } from '../../src/services/base64url.js';
 import { HmacSigner } from '../../src/services/hmac-signer.js';
 import { WebCryptoAesGcmCipher } from '../../src/services/web-crypto-aes-gcm-cipher.js';
 import { Tokens } from '../../src/tokens.js';
-import type { SessionOptions } from '../../src/types.js';
+import type { HandleSessionOptions } from '../../src/types.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
 
 const OLD = 'the-old-secret-0123456789abcdef-xyz';
 const NEW = 'the-new-secret-0123456789abcdef-xyz';
-const sealed: SessionOptions['adapter'] = { name: 'cookie', options: { encrypt: true } };
+const sealed: HandleSessionOptions['adapter'] = { name: 'cookie', options: { encrypt: true } };
 
 /** The parts of an envelope `1.<id>.<created>.<expires>.<payload>.<signature>`. */
 function parts(value: string) {

@@ -12,7 +12,7 @@ import { SessionConfigError } from '../../src/errors.js';
 import { handleSession } from '../../src/handle.js';
 import { createCustomStrategy } from '../../src/strategies/custom-strategy.js';
 import { RedisStrategy } from '../../src/strategies/redis-strategy.js';
-import type { SessionData, SessionOptions, SessionToValidate } from '../../src/types.js';
+import type { SessionData, HandleSessionOptions, SessionToValidate } from '../../src/types.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { closeClient, connectIoredis, describeRedis, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { mapFunctions } from '../helpers/map-strategy.js';
@@ -151,7 +151,7 @@ async function logIns(browser: () => ReturnType<Awaited<ReturnType<typeof sessio
   return { ada, bob };
 }
 
-const userIdOption: SessionOptions['session'] = { userId: userOf };
+const userIdOption: HandleSessionOptions['session'] = { userId: userOf };
 
 describe('destroyUserSessions(userId) with session.userId', () => {
   it('memory: ends every session of one user, replayed cookies included, and leaves other users alone', async () => {

@@ -2,7 +2,7 @@ import type { Handle } from '@sveltejs/kit';
 import { container as root } from 'tsyringe';
 import { handleSession } from '../../src/handle.js';
 import { Tokens } from '../../src/tokens.js';
-import type { SessionHook, SessionOptions } from '../../src/types.js';
+import type { SessionHook, HandleSessionOptions } from '../../src/types.js';
 import { FakeClock } from './fakes.js';
 import { Browser, loadKitApp, type KitApp } from './kit-app.js';
 
@@ -23,7 +23,7 @@ export interface SessionApp {
  * clock registered the way a user would, and a fresh container per call.
  */
 export async function sessionApp(
-  options: SessionOptions = {},
+  options: HandleSessionOptions = {},
   inner?: Handle,
   register?: (services: SessionApp['services']) => void,
   platform?: App.Platform

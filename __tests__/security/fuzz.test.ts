@@ -17,7 +17,7 @@ import { createSessionContainer } from '../../src/container.js';
 import { ChunkedCookieCodec } from '../../src/services/chunked-cookie-codec.js';
 import { HmacSigner } from '../../src/services/hmac-signer.js';
 import { Tokens } from '../../src/tokens.js';
-import type { DecodedEnvelope, SessionOptions, Signer } from '../../src/types.js';
+import type { DecodedEnvelope, HandleSessionOptions, Signer } from '../../src/types.js';
 import { MapStrategy } from '../helpers/map-strategy.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp, type SessionApp } from '../helpers/session-app.js';
@@ -35,7 +35,7 @@ const PROPERTY_TIMEOUT = 180_000;
 
 interface StrategyRow {
   label: string;
-  adapter: NonNullable<SessionOptions['adapter']>;
+  adapter: NonNullable<HandleSessionOptions['adapter']>;
   /** Characters of filler in sessions A and B: in the chunked row, enough for three chunks. */
   filler: number;
   /** How many cookies each of A and B takes. */

@@ -7,7 +7,7 @@ import { jest } from '@jest/globals';
 import type { Handle } from '@sveltejs/kit';
 import { resetWarnings } from '../../src/config.js';
 import { MemoryStrategy } from '../../src/strategies/memory-strategy.js';
-import type { SessionOptions } from '../../src/types.js';
+import type { HandleSessionOptions } from '../../src/types.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { sessionApp, sessionCookies } from '../helpers/session-app.js';
 
@@ -28,7 +28,7 @@ describe('Cache-Control on responses that set the session cookie', () => {
   afterEach(() => warn.mockRestore());
 
   it.each([['cookie'], ['memory']] as const)('%s: a write is sent private, no-cache; a read that sets nothing is left as it was', async (name) => {
-    const { browser } = await sessionApp({ adapter: { name } as SessionOptions['adapter'] });
+    const { browser } = await sessionApp({ adapter: { name } as HandleSessionOptions['adapter'] });
     const b = browser();
     const write = await b.get(`/page${ops(['set', 'a', 1])}`);
     expect(sessionCookies(write)).toHaveLength(1);

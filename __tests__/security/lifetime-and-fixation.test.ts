@@ -21,7 +21,7 @@ import type { BaseStrategy } from '../../src/strategies/base-strategy.js';
 import { createCustomStrategy } from '../../src/strategies/custom-strategy.js';
 import { MemoryStrategy } from '../../src/strategies/memory-strategy.js';
 import { Tokens } from '../../src/tokens.js';
-import type { Clock, CookieStrategyOptions, KVNamespaceLike, MemoryStrategyOptions, SessionOptions } from '../../src/types.js';
+import type { Clock, CookieStrategyOptions, KVNamespaceLike, MemoryStrategyOptions, HandleSessionOptions } from '../../src/types.js';
 import type { FakeClock } from '../helpers/fakes.js';
 import { ops, results, setCookies, type KitApp, type ParsedSetCookie } from '../helpers/kit-app.js';
 import { MapStrategy, mapFunctions } from '../helpers/map-strategy.js';
@@ -71,7 +71,7 @@ interface Backend {
   stop(): Promise<void>;
   /** Before each test: an empty store. */
   reset(): Promise<void>;
-  adapter(): SessionOptions['adapter'];
+  adapter(): HandleSessionOptions['adapter'];
   /** `event.platform` of every request (the KV binding). */
   platform(): App.Platform | undefined;
   /** Registers what the strategy needs on the container handed to handleSession. */
@@ -289,7 +289,7 @@ describe.each(strategies.map((row) => [label(row), row] as const))('lifetime and
    * The fixture app with handleSession(options) for this row. `clock` shares one clock between two
    * handleSession() calls of a test (the app before and after a change of its options).
    */
-  async function open(options: SessionOptions, clock?: FakeClock): Promise<{ app: KitApp; clock: FakeClock }> {
+  async function open(options: HandleSessionOptions, clock?: FakeClock): Promise<{ app: KitApp; clock: FakeClock }> {
     const opened = await sessionApp(
       { ...options, adapter: backend.adapter() },
       undefined,

@@ -10,7 +10,7 @@ import { strategyConformance } from '../../src/conformance.js';
 import { SessionConfigError, SessionStoreError } from '../../src/errors.js';
 import { handleSession } from '../../src/handle.js';
 import { CloudflareKVStrategy } from '../../src/strategies/cloudflare-kv-strategy.js';
-import type { KVNamespaceLike, SessionOptions } from '../../src/types.js';
+import type { KVNamespaceLike, HandleSessionOptions } from '../../src/types.js';
 import { ops, results } from '../helpers/kit-app.js';
 import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
 
@@ -54,7 +54,7 @@ function recorded() {
 }
 
 const platformWith = (binding: KVNamespaceLike) => ({ env: { SESSIONS: binding } }) as unknown as App.Platform;
-const kvAdapter: SessionOptions['adapter'] = { name: 'cloudflare-kv', options: { namespace: 'SESSIONS' } };
+const kvAdapter: HandleSessionOptions['adapter'] = { name: 'cloudflare-kv', options: { namespace: 'SESSIONS' } };
 
 strategyConformance('CloudflareKVStrategy on Miniflare KV', () => new CloudflareKVStrategy({ namespace: 'SESSIONS' }), {
   context: () => ({ event: { platform: platformWith(kv) } }) as never

@@ -11,7 +11,7 @@ import { strategyConformance } from '../../src/conformance.js';
 import { SessionConfigError, SessionStoreError } from '../../src/errors.js';
 import { handleSession } from '../../src/handle.js';
 import { RedisStrategy } from '../../src/strategies/redis-strategy.js';
-import type { SessionOptions } from '../../src/types.js';
+import type { HandleSessionOptions } from '../../src/types.js';
 import { ops, results } from '../helpers/kit-app.js';
 import {
   closeClient,
@@ -73,7 +73,7 @@ describeRedis('RedisStrategy on one redis-server', () => {
     });
     afterEach(() => jest.restoreAllMocks());
 
-    const adapter = (options: Record<string, unknown> = {}): SessionOptions['adapter'] => ({
+    const adapter = (options: Record<string, unknown> = {}): HandleSessionOptions['adapter'] => ({
       name: 'redis',
       options: { client, ...options }
     });

@@ -107,7 +107,8 @@ export class ChunkedCookieCodec implements CookieCodec {
       ENVELOPE_VERSION,
       envelope.id,
       Math.floor(envelope.created / 1000).toString(36),
-      Math.floor(envelope.expires / 1000).toString(36),
+      // Rounded up: a session lives its whole lifetime (a second more at most, never one less).
+      Math.ceil(envelope.expires / 1000).toString(36),
       envelope.payload
     ].join('.');
     const value = `${signed}.${await this.signer.sign(`${this.#name}=${signed}`)}`;

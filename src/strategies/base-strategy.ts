@@ -79,6 +79,15 @@ export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
   takeUserSessions?(user: string, context?: StrategyContext): Promise<string[]>;
 
   /**
+   * @internal Where a store kept the records of `@svelte-dev/session` 1.1.3, when not where
+   * {@link readData} and {@link deleteData} look (1.1.3's Workers KV keys had no prefix). Read once
+   * per 1.1.3 session, when it is moved to a new id.
+   */
+  readLegacyData?(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null>;
+  /** @internal See {@link readLegacyData}. */
+  deleteLegacyData?(id: string, context?: StrategyContext): Promise<void>;
+
+  /**
    * Applies one request's changes to record `id` and sets its expiry. Returns `false`, writing
    * nothing, when the record is gone (destroyed or expired meanwhile): a request that was in flight
    * must not bring a destroyed session back.

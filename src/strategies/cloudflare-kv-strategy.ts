@@ -85,6 +85,18 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
     await kv.delete(key);
   }
 
+  /** @internal 1.1.3 kept a session's record under its id alone, without a prefix. */
+  override async readLegacyData(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null> {
+    const text = await this.#namespace(context).get(id, 'text');
+    if (text === null) return null;
+    return parseStoredRecord(text, `Workers KV key "${redactedKey('', id)}"`) as FlashSessionData<Data, FlashData>;
+  }
+
+  /** @internal See {@link readLegacyData}. */
+  override async deleteLegacyData(id: string, context?: StrategyContext): Promise<void> {
+    await this.#namespace(context).delete(id);
+  }
+
   /** Read, merge, write: KV has no atomic update, so concurrent requests are last-writer-wins. */
   override async applyChanges(id: string, changes: SessionChanges, expires?: Date, context?: StrategyContext): Promise<boolean> {
     const kv = this.#namespace(context);
