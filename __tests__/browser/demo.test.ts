@@ -1,7 +1,8 @@
 /**
  * The demo app (examples/demo) in a real browser: headless Chromium driven by playwright-core,
- * against the demo built with adapter-node and run as a server process (the jest globalSetup
- * builds it). Every check runs in a fresh browser context (its own cookie jar).
+ * against the demo built with adapter-node and served as the README starts it: `npm run demo`'s
+ * script (scripts/demo.mjs, with --no-build: the jest globalSetup builds it), with no ORIGIN in
+ * the environment. Every check runs in a fresh browser context (its own cookie jar).
  *
  * The checks run against every entry of `targets` (a build of the demo) and every session
  * strategy of `STRATEGIES`; they only use what the demo shows (ids of its elements, its texts and
@@ -30,18 +31,17 @@ export interface Target {
 
 /** Every build of the demo the browser checks run against. Add a target here. */
 export const targets: Target[] = [
+  // `PORT=<free port> node scripts/demo.mjs --no-build`: what `npm run demo` serves.
   { name: 'examples/demo (SvelteKit 2)', start: (env) => startApp({ env }) },
   {
-    // The demo's sources in a fresh SvelteKit 3 app with the packed package, on Node 22.
+    // The demo's sources in a fresh SvelteKit 3 app with the packed package, on Node 22, served
+    // by the same script (`--dir`): adapter-node 6's handler.js behind the demo's own server,
+    // which tells it that requests are plain http, as on SvelteKit 2.
     name: 'the demo on SvelteKit 3 (Node 22, package from npm pack)',
     async start(env) {
       const app = await prepareUserApp(3);
-      // Kit 3's adapter-node no longer reads ORIGIN: it takes requests as https:// unless a
-      // protocol header says otherwise, as a proxy in front of it would. Without it, Kit's CSRF
-      // check would refuse the browser's http://localhost form posts.
-      return startApp({ dir: app.dir, node: app.node, env: { ...env, PROTOCOL_HEADER: 'x-forwarded-proto' } });
+      return startApp({ dir: app.dir, node: app.node, env, demoScript: true });
     },
-    contextOptions: { extraHTTPHeaders: { 'x-forwarded-proto': 'http' } },
     startTimeout: 25 * 60_000
   }
 ];
@@ -54,8 +54,11 @@ type Adapter = 'cookie' | 'memory';
  * the checks where that makes a difference.
  */
 const STRATEGIES: Array<{ adapter: Adapter; checks: CheckName[] }> = [
-  { adapter: 'cookie', checks: ['counter', 'login', 'regenerate', 'logout', 'no-js', 'chunks', 'tamper', 'guard'] },
-  { adapter: 'memory', checks: ['counter', 'login', 'regenerate', 'chunks'] }
+  {
+    adapter: 'cookie',
+    checks: ['counter', 'login', 'regenerate', 'logout', 'no-js', 'chunks', 'tamper', 'guard', 'hosts', 'panel', 'panel-chunks', 'panel-tamper', 'switch']
+  },
+  { adapter: 'memory', checks: ['counter', 'login', 'regenerate', 'chunks', 'hosts', 'panel', 'panel-tamper', 'switch'] }
 ];
 
 const SECRET = 'browser-tests-secret-0123456789abcdef';
@@ -134,6 +137,23 @@ function flip(value: string, index: number): string {
   return value.slice(0, index) + (value[index] === 'A' ? 'B' : 'A') + value.slice(index + 1);
 }
 
+/** How the panel writes a time: `2026-01-02 03:04:05 UTC`, from a base-36 epoch-seconds field. */
+function panelTime(base36: string): string {
+  return new Date(parseInt(base36, 36) * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+/** The full Set-Cookie lines the panel lists (each item's title). */
+async function panelLines(page: Page): Promise<string[]> {
+  return page.locator('#set-cookie li').evaluateAll((items) => items.map((item) => item.getAttribute('title') ?? ''));
+}
+
+/** Waits until the panel has read the cookie the browser holds now: its #env-id is the cookie's id. */
+async function panelReads(page: Page, context: BrowserContext, origin: string): Promise<ReturnType<typeof envelope>> {
+  const main = envelope((await mainCookie(context, origin)).value);
+  await expectText(page, '#env-id', main.id);
+  return main;
+}
+
 /** What addCookies() takes of a cookie read with cookies(). */
 const cookieToAdd = ({ name, value, domain, path, expires, httpOnly, secure, sameSite }: Cookie) => ({
   name, value, domain, path, expires, httpOnly, secure, sameSite
@@ -177,9 +197,17 @@ class Visit {
     return { context, page };
   }
 
+  /**
+   * The addresses a browser may open the demo at: http://localhost:PORT (the README's) and
+   * http://127.0.0.1:PORT. The server takes each request as http://<the Host it was sent to>.
+   */
+  get origins(): string[] {
+    return [this.origin, this.origin.replace('//localhost:', '//127.0.0.1:')];
+  }
+
   /** A full navigation to `origin + pathname`; throws (with the page's body) unless 200. */
-  async goto(page: Page, pathname: string): Promise<Response> {
-    return this.#ok(`GET ${pathname}`, await page.goto(this.origin + pathname, { waitUntil: 'load' }));
+  async goto(page: Page, pathname: string, origin = this.origin): Promise<Response> {
+    return this.#ok(`GET ${origin}${pathname}`, await page.goto(origin + pathname, { waitUntil: 'load' }));
   }
 
   async reload(page: Page): Promise<Response> {
@@ -197,8 +225,8 @@ class Visit {
   }
 
   /** Signs in through the form and waits until `/` shows the user. */
-  async signIn(page: Page, name: string): Promise<void> {
-    await this.goto(page, '/login');
+  async signIn(page: Page, name: string, origin = this.origin): Promise<void> {
+    await this.goto(page, '/login', origin);
     await page.fill('#name', name);
     await page.click('#sign-in');
     await expectPath(page, '/');
@@ -239,7 +267,20 @@ class Visit {
 // The checks
 // ---------------------------------------------------------------------------------------------
 
-type CheckName = 'counter' | 'login' | 'regenerate' | 'logout' | 'no-js' | 'chunks' | 'tamper' | 'guard';
+type CheckName =
+  | 'counter'
+  | 'login'
+  | 'regenerate'
+  | 'logout'
+  | 'no-js'
+  | 'chunks'
+  | 'tamper'
+  | 'guard'
+  | 'hosts'
+  | 'panel'
+  | 'panel-chunks'
+  | 'panel-tamper'
+  | 'switch';
 
 const CHECKS: Record<CheckName, { title: string; run(visit: Visit): Promise<void> }> = {
   counter: {
@@ -471,6 +512,167 @@ const CHECKS: Record<CheckName, { title: string; run(visit: Visit): Promise<void
           const fresh = envelope((await mainCookie(other, visit.origin)).value);
           expect(fresh).toMatchObject({ parts: 6, version: '1' });
           expect(fresh.id).not.toBe(parsed.id);
+        });
+      }
+    }
+  },
+
+  hosts: {
+    title: 'forms work at http://localhost:PORT and at http://127.0.0.1:PORT (no ORIGIN set), and no cookie the demo sets is Secure over http',
+    async run(visit) {
+      for (const origin of visit.origins) {
+        await visit.step(`at ${origin}`, async () => {
+          // The enhanced form (fetch with the page's Origin) ...
+          const { context, page } = await visit.open();
+          await visit.signIn(page, 'Hal', origin);
+          await expectText(page, '#flash', 'Welcome, Hal!');
+          await visit.goto(page, '/cart', origin);
+          await page.fill('#item', 'tea');
+          await page.click('#add');
+          await expectText(page, '#count', '1');
+
+          // ... and a plain form post, without JavaScript.
+          const plain = await visit.open({ javaScriptEnabled: false });
+          await visit.goto(plain.page, '/login', origin);
+          await plain.page.fill('#name', 'Ida');
+          await plain.page.click('#sign-in');
+          await expectPath(plain.page, '/');
+          await expectText(plain.page, '#user', 'Signed in as Ida');
+
+          // WebKit drops a Secure cookie set over plain http, localhost included.
+          for (const jar of [context, plain.context]) {
+            const cookies = await jar.cookies(origin);
+            expect(cookies.map((c) => c.name)).toContain(COOKIE);
+            expect(cookies.filter((c) => c.secure).map((c) => c.name)).toEqual([]);
+          }
+        });
+      }
+    }
+  },
+
+  panel: {
+    title: 'the panel shows what the browser holds: the envelope decoded (id, times, a valid signature), its size, and the Set-Cookie that sent it',
+    async run(visit) {
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/');
+      await expectText(page, '#views', '1');
+      const cookie = await mainCookie(context, visit.origin);
+      const main = await panelReads(page, context, visit.origin);
+      await expectText(page, '#strategy', visit.adapter);
+      await expectText(page, '#env-signature', 'valid');
+      await expectText(page, '#env-created', panelTime(main.created));
+      await waitFor('#env-expires should give the expiry', () => text(page, '#env-expires'), (t) => (t ?? '').startsWith(panelTime(main.expires)));
+      const bytes = COOKIE.length + cookie.value.length;
+      await waitFor(`#env-size should count ${bytes} bytes in one cookie`, () => text(page, '#env-size'), (t) => (t ?? '').startsWith(`${bytes} bytes in 1 cookie;`));
+
+      // The response that created the session sent exactly this cookie, not Secure over http.
+      await expectText(page, '#set-cookie-from', 'GET / → 200');
+      const lines = await panelLines(page);
+      expect(lines).toHaveLength(1);
+      expect(lines[0].startsWith(`${COOKIE}=${cookie.value};`)).toBe(true);
+      expect(lines[0]).not.toMatch(/;\s*secure/i);
+
+      if (visit.adapter === 'cookie') {
+        // The data is in the cookie: the payload decodes to the session.
+        await expectText(page, '#env-payload', `${main.payload.length} characters of base64url`);
+        expect(JSON.parse((await text(page, '#env-data')) ?? 'null')).toEqual({ views: 1 });
+      } else {
+        // The cookie holds only the id.
+        await expectText(page, '#env-payload', 'empty');
+        expect(await text(page, '#env-data-none')).toMatch(/looks the id up in its store \(memory\)/);
+        await expectText(page, '#env-data', undefined);
+      }
+
+      // A page that only reads the session: no Set-Cookie, and the browser keeps its cookie.
+      await visit.goto(page, '/session');
+      await expectText(page, '#last-response', 'GET /session → 200');
+      await waitFor('#no-set-cookie should say nothing was sent', () => text(page, '#no-set-cookie'), (t) => /^No Set-Cookie/.test(t ?? ''));
+      await expectText(page, '#env-id', main.id);
+      await expectText(page, '#set-cookie-from', 'GET / → 200');
+    }
+  },
+
+  'panel-chunks': {
+    title: 'with a 60-item cart the panel lists every chunk, the total against the 7168-byte cap, and the decoded cart',
+    async run(visit) {
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/cart');
+      await page.click('#many');
+      await expectText(page, '#count', '60');
+      const cookies = await sessionCookies(context, visit.origin);
+      expect(cookies.length).toBeGreaterThanOrEqual(2);
+      await panelReads(page, context, visit.origin);
+      const total = cookies.reduce((sum, c) => sum + c.name.length + c.value.length, 0);
+      await expectText(page, '#env-size', `${total} bytes in ${cookies.length} cookies; the strategy's cap on all of them: 7168 bytes`);
+      await expectText(page, '#env-signature', 'valid');
+      const rows = await page.locator('#cookies code').allTextContents();
+      expect(rows).toEqual([COOKIE, ...Array.from({ length: cookies.length - 1 }, (_, i) => `${COOKIE}.${i + 1}`)]);
+      const data = JSON.parse((await text(page, '#env-data')) ?? 'null');
+      expect(data.cart).toHaveLength(60);
+      // The action's response sent the pieces; the form's data reload after it sent none.
+      await expectText(page, '#set-cookie-from', 'POST /cart?/many → 200');
+      expect((await panelLines(page)).map((line) => line.slice(0, line.indexOf('=')))).toEqual(rows);
+    }
+  },
+
+  'panel-tamper': {
+    title: '"Tamper with the cookie" changes one character: the panel says the signature is invalid, and the next page gets a fresh session',
+    async run(visit) {
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/');
+      await visit.reload(page);
+      await expectText(page, '#views', '2');
+      const original = await panelReads(page, context, visit.origin);
+      await expectText(page, '#env-signature', 'valid');
+
+      await page.click('#tamper');
+      await expectText(page, '#env-signature', 'invalid');
+      await waitFor('#env-problem should say the signature does not match', () => text(page, '#env-problem'), (t) => /signature does not match/.test(t ?? ''));
+      const tampered = (await mainCookie(context, visit.origin)).value;
+      const before = original;
+      expect(envelope(tampered)).not.toEqual(before);
+
+      await visit.reload(page);
+      await expectText(page, '#views', '1');
+      const fresh = await panelReads(page, context, visit.origin);
+      expect(fresh.id).not.toBe(original.id);
+      await expectText(page, '#env-signature', 'valid');
+    }
+  },
+
+  switch: {
+    title: 'the strategy switch ends the session and starts one in the other strategy: with memory the cookie holds only the id, with cookie the data',
+    async run(visit) {
+      const other: Adapter = visit.adapter === 'cookie' ? 'memory' : 'cookie';
+      const { context, page } = await visit.open();
+      await visit.goto(page, '/');
+      await visit.reload(page);
+      await expectText(page, '#views', '2');
+      await expectText(page, '#strategy', visit.adapter);
+      const before = await panelReads(page, context, visit.origin);
+
+      for (const [from, to] of [
+        [visit.adapter, other],
+        [other, visit.adapter]
+      ] as const) {
+        await visit.step(`switching from ${from} to ${to}`, async () => {
+          await page.click(`#strategy-${to}`);
+          await expectPath(page, '/');
+          await expectText(page, '#strategy', to);
+          await expectText(page, '#views', '1');
+          const now = await panelReads(page, context, visit.origin);
+          expect(now.id).not.toBe(before.id);
+          if (to === 'memory') {
+            expect(now.payload).toBe('');
+            await expectText(page, '#env-payload', 'empty');
+          } else {
+            expect(now.payload.length).toBeGreaterThan(0);
+            expect(JSON.parse((await text(page, '#env-data')) ?? 'null')).toEqual({ views: 1 });
+          }
+          await visit.reload(page);
+          await expectText(page, '#views', '2');
+          const choice = (await context.cookies(visit.origin)).find((c) => c.name === 'demo_strategy');
+          expect(choice).toMatchObject({ value: to, secure: false, httpOnly: true });
         });
       }
     }

@@ -1,6 +1,10 @@
 /**
  * Starts a SvelteKit app built with adapter-node (the demo in examples/demo, or a copy of it
- * installed elsewhere) as a real server process on 127.0.0.1, on a free port, and stops it.
+ * installed elsewhere) as a real server process on a free port, and stops it.
+ *
+ * The demo is started as the README starts it: `node scripts/demo.mjs` (with `--no-build`: the
+ * jest globalSetup built it), which serves build/handler.js over plain HTTP on 127.0.0.1 and ::1,
+ * with no ORIGIN. Other apps run `node build/index.js`, told their origin with ORIGIN.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -11,6 +15,8 @@ import { freePort } from './system-service.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The demo app; the jest globalSetup builds it (examples/demo/build). */
 export const DEMO_DIR = path.join(ROOT, 'examples', 'demo');
+/** `npm run demo`. */
+export const DEMO_SCRIPT = path.join(ROOT, 'scripts', 'demo.mjs');
 
 export interface AppServer {
   /** `http://localhost:PORT`: what a browser would open. */
@@ -29,6 +35,12 @@ export interface StartAppOptions {
   node?: string;
   /** Environment on top of this process's (SESSION_ADAPTER, SESSION_SECRET, REDIS_URL, ...). */
   env?: Record<string, string>;
+  /**
+   * Serve it with the demo's script (`node scripts/demo.mjs --no-build --dir <dir>`), as
+   * `npm run demo` does, rather than `node build/index.js` with ORIGIN.
+   * @default true for the demo itself (no `dir`), false for another app
+   */
+  demoScript?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -38,20 +50,28 @@ const running = new Set<ChildProcess>();
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts `node build/index.js` of an adapter-node app and resolves once it listens. */
+/**
+ * Starts an adapter-node app (see the top of this file for how) and resolves once it listens.
+ */
 export async function startApp(options: StartAppOptions = {}): Promise<AppServer> {
   const dir = options.dir ?? DEMO_DIR;
+  const demoScript = options.demoScript ?? options.dir === undefined;
   const port = await freePort();
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    // adapter-node: listen on loopback only, and take requests as http://localhost:PORT.
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    ORIGIN: `http://localhost:${port}`,
-    ...options.env
-  };
+  const env: Record<string, string | undefined> = demoScript
+    ? // Nothing but the port: `PORT=... npm run demo`, which takes each request as
+      // http://<its Host>. (An ORIGIN of this process's is dropped by the script.)
+      { ...process.env, PORT: String(port), ...options.env }
+    : {
+        ...process.env,
+        // adapter-node: listen on loopback only, and take requests as http://localhost:PORT.
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ORIGIN: `http://localhost:${port}`,
+        ...options.env
+      };
   delete env.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the app
-  const child = spawn(options.node ?? process.execPath, [path.join(dir, 'build', 'index.js')], {
+  const args = demoScript ? [DEMO_SCRIPT, '--no-build', '--dir', dir] : [path.join(dir, 'build', 'index.js')];
+  const child = spawn(options.node ?? process.execPath, args, {
     cwd: dir,
     env,
     stdio: ['ignore', 'pipe', 'pipe']
@@ -85,7 +105,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
     stop() {
       stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        // adapter-node shuts down gracefully; an app that keeps a connection open (a Redis
+        // Both servers shut down gracefully; an app that keeps a connection open (a Redis
         // client not closed on 'sveltekit:shutdown') would never exit: end it after 5 s.
         const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
         await exited;

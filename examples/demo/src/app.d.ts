@@ -17,6 +17,8 @@ declare global {
     interface Locals {
       session: SessionStorage<SessionData, FlashData>;
       cookies: Record<string, string | undefined>;
+      /** The strategy serving this request (the demo's switch; see hooks.server.ts). */
+      strategy: 'cookie' | 'memory' | 'redis';
     }
   }
 }

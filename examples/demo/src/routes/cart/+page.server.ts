@@ -1,4 +1,5 @@
 import { fail } from '@sveltejs/kit';
+import { MAX_SIZE } from '../../lib/server/session';
 import type { Actions, PageServerLoad } from './$types';
 
 export const load: PageServerLoad = ({ locals }) => {
@@ -19,7 +20,7 @@ export const actions: Actions = {
     const cart = locals.session.get('cart') ?? [];
     // The cookie strategy caps a session at 7 KB by default: past it a write fails with a
     // SessionError naming the limit. A server-side store (memory, redis) has no such cap.
-    if (cart.length >= 60) return fail(400, { full: true });
+    if (cart.length >= 60) return fail(400, { full: true, maxSize: MAX_SIZE });
     for (let i = 0; i < 60; i++) cart.push({ item: `Item ${cart.length + 1} with a long, descriptive name`, qty: 1 });
     await locals.session.set('cart', cart);
   },
