@@ -241,9 +241,11 @@ export interface SessionOptions {
   key?: string;
   /**
    * Signing secrets, newest first. Cookies are signed with the first and accepted with any; a
-   * cookie signed with an older one is re-signed. Required when `NODE_ENV=production`.
+   * cookie signed with an older one is re-signed. Required when `NODE_ENV=production`. An
+   * `undefined` entry (`[env.SESSION_SECRET]` with the variable unset) is a `SessionConfigError`
+   * that says so.
    */
-  secrets?: string[];
+  secrets?: readonly (string | undefined)[];
   /**
    * Push the expiry forward on requests that use the session. `true` refreshes at most once a
    * minute (or once per half lifetime, if shorter); a number sets that interval in seconds.

@@ -90,12 +90,26 @@ describe('the packed tarball', () => {
     for (const name of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/conformance.js', 'dist/conformance.d.ts']) {
       expect(files).toContain(name);
     }
+    // Everything else at the top: the documents the README links to, and the licence.
+    expect(files.filter((name) => !name.startsWith('dist/')).sort()).toEqual(
+      ['CHANGELOG.md', 'LICENSE', 'MIGRATING.md', 'README.md', 'SECURITY.md', 'package.json'].sort()
+    );
     // Every module comes with its declarations.
     for (const js of files.filter((name) => name.startsWith('dist/') && name.endsWith('.js'))) {
       expect(files).toContain(js.replace(/\.js$/, '.d.ts'));
     }
     expect(files.filter((name) => /^(src|__tests__|examples|scripts|node_modules|\.ci)\//.test(name))).toEqual([]);
     expect(files.filter((name) => name.endsWith('.map') || name.endsWith('.ts') && !name.endsWith('.d.ts'))).toEqual([]);
+  });
+
+  it('is Apache-2.0, as 1.1.3 was, and ships the licence text', () => {
+    const manifest = JSON.parse(readFileSync(path.join(unpacked, 'package', 'package.json'), 'utf8'));
+    expect(manifest.license).toBe('Apache-2.0');
+    const licence = readFileSync(path.join(unpacked, 'package', 'LICENSE'), 'utf8');
+    expect(licence).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    expect(licence).toMatch(/END OF TERMS AND CONDITIONS/);
+    for (const field of ['repository', 'homepage', 'bugs', 'engines']) expect(manifest[field]).toBeDefined();
+    expect(manifest.sideEffects).toBe(true); // index.js loads reflect-metadata, and decorators run at import
   });
 
   it('has no publint messages (strict)', async () => {
