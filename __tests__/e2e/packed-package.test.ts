@@ -226,7 +226,7 @@ describe.each([2, 3] as const)('a SvelteKit %i app with the package installed fr
     const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8'));
     const ours = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     expect(manifest.version).toBe(ours.version);
-    expect(readdirSync(installed).sort()).toEqual(['README.md', 'dist', 'package.json']);
+    expect(readdirSync(installed).sort()).toEqual(['CHANGELOG.md', 'LICENSE', 'MIGRATING.md', 'README.md', 'SECURITY.md', 'dist', 'package.json']);
     const appManifest = JSON.parse(readFileSync(path.join(app.dir, 'package.json'), 'utf8'));
     expect(appManifest.dependencies['@svelte-dev/session']).toMatch(/^file:\.\/.*\.tgz$/);
     // Its dependencies (and its peer, Kit) resolve inside the app, where Node looks first from the

@@ -108,7 +108,17 @@ function sha256(data: string | Buffer): string {
 // ---------------------------------------------------------------------------------------------
 
 /** What `npm pack` needs from the repository: the manifest, what `files` lists, the build inputs. */
-const PACK_INPUTS = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src'];
+/**
+ * What `npm pack` needs: the build inputs, and every top-level file package.json's `files` names
+ * (README, LICENSE, CHANGELOG, ...), so that the tarball holds what a published one would.
+ */
+const PACK_INPUTS = [
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'src',
+  ...(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).files as string[]).filter((entry) => !entry.startsWith('!') && !entry.includes('/') && entry !== 'dist')
+];
 
 /** Tarballs, by content: <sha256 prefix>/<npm's file name>. */
 const TARBALLS_DIR = path.join(USER_APPS_DIR, 'tarballs');
