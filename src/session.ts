@@ -70,9 +70,10 @@ export async function callStore<T>(what: string, call: () => Promise<T>): Promis
  *   return { views };
  * };
  * ```
+ *
+ * @typeParam CustomStrategyOptions 1.1.3's third type parameter (the options of a store of your
+ * own): kept, unused, so that code naming `SessionStorage<Data, FlashData, Options>` still compiles.
  */
-// CustomStrategyOptions is 1.1.3's third type parameter (the options of a store of your own): kept,
-// unused, so that code naming SessionStorage<Data, FlashData, Options> still compiles.
 export class SessionStorage<Data extends SessionData = SessionData, FlashData = Data, CustomStrategyOptions = any> {
   readonly #runtime: SessionRuntime;
   readonly #context: StrategyContext;
@@ -334,6 +335,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     const changes = this.#effectiveChanges(final);
     const context = this.#context;
 
+    const migrating = this.#migratedFrom !== undefined;
     if (this.#migratedFrom !== undefined) {
       // A 1.1.3 session: its old record goes (a copy of the old cookie then finds nothing), and so
       // do its old cookies, unless the write below replaces them.
@@ -373,7 +375,18 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       }
       this.#regenerate = false;
       this.#settle(record);
-      await this.#issue(now);
+      try {
+        await this.#issue(now);
+      } catch (error) {
+        // A 1.1.3 cookie session bigger than this version's cookies may hold (1.1.3 chunked without
+        // a cap): failing every request until the browser drops its cookies would lock the user
+        // out, so it starts afresh, its old cookies expired, and the app's log says why.
+        if (!migrating || !(error instanceof SessionError) || error.code !== 'SESSION_TOO_LARGE') throw error;
+        console.error(`[@svelte-dev/session] A session written by 1.1.3 could not be moved to the current format and was ended: ${error.message}`);
+        this.#id = '';
+        this.#settle({});
+        this.#outgoing = this.#expireAll();
+      }
       return;
     }
 

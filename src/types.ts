@@ -234,7 +234,7 @@ export type AdapterOptions<Data = SessionData, FlashData = Data, CustomStrategyO
 
 /**
  * The `session` part of `handleSession()`'s options (the name and meaning 1.1.3 gave it).
- * Before 2.0.0-beta this interface was called `SessionStorageOptions`: see MIGRATING.md.
+ * In 2.0.0-alpha.0 this interface was called `SessionStorageOptions`: see MIGRATING.md.
  */
 export interface SessionOptions {
   /** The session cookie's name. @default '__sid' */

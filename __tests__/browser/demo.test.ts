@@ -8,7 +8,7 @@
  * strategy of `STRATEGIES`; they only use what the demo shows (ids of its elements, its texts and
  * its `__sid` cookies), never how a target was built.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { WAIT_MS, waitFor } from '../helpers/wait.js';
 import type { Browser, BrowserContext, BrowserContextOptions, Cookie, Page, Response } from 'playwright-core';
 import { describeBrowser, launchChromium } from '../helpers/browser.js';
 import { startApp, type AppServer } from '../helpers/demo-server.js';
@@ -63,8 +63,6 @@ const STRATEGIES: Array<{ adapter: Adapter; checks: CheckName[] }> = [
 
 const SECRET = 'browser-tests-secret-0123456789abcdef';
 const COOKIE = '__sid';
-/** How long a check waits for something to show on a page. */
-const WAIT_MS = 5_000;
 
 // ---------------------------------------------------------------------------------------------
 // Reading pages and cookies
@@ -77,28 +75,6 @@ async function text(page: Page, selector: string): Promise<string | undefined> {
   return ((await locator.first().textContent({ timeout: 1_000 })) ?? '').replace(/\s+/g, ' ').trim();
 }
 
-/**
- * Polls `read()` until `ok()` holds, for at most WAIT_MS. Errors while the page navigates
- * ("execution context was destroyed") count as "not yet".
- */
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  let last: { value?: T; error?: unknown } = {};
-  for (;;) {
-    try {
-      const value = await read();
-      if (ok(value)) return value;
-      last = { value };
-    } catch (error) {
-      last = { error };
-    }
-    if (Date.now() > deadline) {
-      const seen = 'error' in last ? `an error: ${String(last.error)}` : JSON.stringify(last.value);
-      throw new Error(`${what}: waited ${WAIT_MS} ms, last saw ${seen}`);
-    }
-    await sleep(50);
-  }
-}
 
 /** Waits until the element's text is `expected` (undefined: until there is no such element). */
 function expectText(page: Page, selector: string, expected: string | undefined): Promise<unknown> {

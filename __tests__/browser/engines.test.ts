@@ -17,7 +17,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../helpers/wait.js';
 import { startApp, type AppServer } from '../helpers/demo-server.js';
 import { ENGINES, describeEngine, type BrowserCookie, type EngineBrowser, type EngineName, type Tab } from '../helpers/engines.js';
 
@@ -40,31 +40,10 @@ const COOKIE_LIMIT = 4096;
 const CHUNKED_CAP = 7168;
 const SECRET = 'engines-tests-secret-0123456789abcdef';
 const COOKIE = '__sid';
-const WAIT_MS = 5_000;
 
 // ---------------------------------------------------------------------------------------------
 // Waiting and reading
 // ---------------------------------------------------------------------------------------------
-
-/** Polls `read()` until `ok()` holds, for at most WAIT_MS; errors while a page navigates count as "not yet". */
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  let last: { value?: T; error?: unknown } = {};
-  for (;;) {
-    try {
-      const value = await read();
-      if (ok(value)) return value;
-      last = { value };
-    } catch (error) {
-      last = { error };
-    }
-    if (Date.now() > deadline) {
-      const seen = 'error' in last ? `an error: ${String(last.error)}` : JSON.stringify(last.value);
-      throw new Error(`${what}: waited ${WAIT_MS} ms, last saw ${seen}`);
-    }
-    await sleep(50);
-  }
-}
 
 /** Waits until the element's text is `expected` (undefined: until there is no such element). */
 function expectText(tab: Tab, selector: string, expected: string | undefined): Promise<unknown> {

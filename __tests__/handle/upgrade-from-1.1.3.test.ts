@@ -7,6 +7,7 @@
  * old-svelte-dev-session), run as the fixture app's handle through SvelteKit's real cookie
  * handling; then the same browser's cookies go to this package's handleSession.
  */
+import { jest } from '@jest/globals';
 import type { Handle, RequestEvent } from '@sveltejs/kit';
 import { Miniflare } from 'miniflare';
 import * as v1 from '../../node_modules/old-svelte-dev-session/dist/index.js';
@@ -14,6 +15,7 @@ import { WebCryptoHmacSigner } from '../../src/services/web-crypto-hmac-signer.j
 import { Tokens } from '../../src/tokens.js';
 import type { KVNamespaceLike } from '../../src/types.js';
 import { ops, results, type Browser } from '../helpers/kit-app.js';
+import { mapFunctions } from '../helpers/map-strategy.js';
 import { SECRET, sessionApp, sessionCookies } from '../helpers/session-app.js';
 
 const OLD_SECRET = 'the-secret-of-1.1.3-0123456789abcdefgh';
@@ -94,6 +96,25 @@ describe('sessions written by @svelte-dev/session 1.1.3', () => {
     expect(await results(await b.get(`/page${ops(['get', 'cart'])}`))).toEqual([cart]);
   });
 
+  it('ends, with an error logged and its cookies expired, a 1.1.3 session too big for the cookies it would now need', async () => {
+    const error = jest.spyOn(console, 'error').mockImplementation(() => {});
+    const blob = Array.from({ length: 700 }, (_, i) => `item-${i}`).join(',');
+    const old = await withVersion1({ adapter: { name: 'cookie', options: { chunk: true } }, session: { secrets: [OLD_SECRET] }, cookie: COOKIE });
+    await old.get(`/page${ops(['set', 'blob', blob])}`);
+    const chunks = legacyDataCookies(old);
+    expect(chunks.length).toBeGreaterThanOrEqual(3);
+
+    const b = await upgraded(old, { adapter: { name: 'cookie', options: { chunk: true } }, session: { secrets: [OLD_SECRET] } });
+    const response = await b.get(`/page${ops(['get', 'blob'])}`);
+    expect(response.status).toBe(200);
+    expect(await results(response)).toEqual([blob]); // this request still saw it
+    expect(response.headers.getSetCookie().every((header) => /=; Max-Age=0/.test(header))).toBe(true);
+    expect(b.cookies()).toEqual({});
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/written by 1\.1\.3 could not be moved.*over the 7168-byte cap/);
+    expect((await b.get(`/page${ops(['get', 'blob'])}`)).status).toBe(200);
+    error.mockRestore();
+  });
+
   it('accepts a 1.1.3 cookie signed with a secret that is now the older one', async () => {
     const old = await withVersion1({ adapter: { name: 'cookie' }, session: { secrets: [OLD_SECRET] }, cookie: COOKIE });
     await old.get(`/page${ops(['set', 'views', 7])}`);
@@ -135,22 +156,21 @@ describe('sessions written by @svelte-dev/session 1.1.3', () => {
 
   it("keeps a session of a store of the user's own (a 1.1.3-style per-request class), moving it to a new id", async () => {
     const rows = new Map<string, string>();
+    /** Written as 1.1.3 documented: built per request with (event, options), over one shared table. */
+    const table = mapFunctions(rows);
     class SharedStore {
       constructor(readonly event: RequestEvent, readonly options: unknown) {}
-      async createData(data: object) {
-        const id = crypto.randomUUID().replace(/-/g, '');
-        rows.set(id, JSON.stringify(data));
-        return id;
+      createData(data: object) {
+        return table.createData(data);
       }
-      async readData(id: string) {
-        const row = rows.get(id);
-        return row ? JSON.parse(row) : null;
+      readData(id: string) {
+        return table.readData(id);
       }
-      async updateData(id: string, data: object) {
-        rows.set(id, JSON.stringify(data));
+      updateData(id: string, data: object) {
+        return table.updateData(id, data);
       }
-      async deleteData(id: string) {
-        rows.delete(id);
+      deleteData(id: string) {
+        return table.deleteData(id);
       }
     }
     const old = await withVersion1({ adapter: { strategy: SharedStore }, session: { secrets: [OLD_SECRET] }, cookie: COOKIE });
