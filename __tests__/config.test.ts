@@ -117,6 +117,15 @@ describe('SessionConfig', () => {
     expect(String(warn.mock.calls[0][0])).toMatch(/shorter than 32 characters/);
   });
 
+  it('refuses a secret shorter than 32 characters with NODE_ENV=production, naming it, even as an older secret', () => {
+    process.env.NODE_ENV = 'production';
+    expect(() => build({ session: { secrets: ['abcd'] } })).toThrow(SessionConfigError);
+    expect(() => build({ session: { secrets: ['abcd'] } })).toThrow(/`session\.secrets\[0\]` is 4 characters long while NODE_ENV is production.*openssl rand -base64 32/);
+    expect(() => build({ session: { secrets: [secrets[0], 'x'.repeat(31)] } })).toThrow(/`session\.secrets\[1\]` is 31 characters long/);
+    expect(() => build({ session: { secrets: ['x'.repeat(32)] } })).not.toThrow();
+    expect(warn).not.toHaveBeenCalled();
+  });
+
   it('warns once in production about secure: false and httpOnly: false, and not outside it', () => {
     process.env.NODE_ENV = 'development';
     build({ session: { secrets }, cookie: { secure: false, httpOnly: false } });

@@ -1,7 +1,7 @@
 import { error, isRedirect, type RequestEvent } from '@sveltejs/kit';
 import { parse } from 'cookie';
 import { createSessionContainer } from './container.js';
-import { warnOnce } from './config.js';
+import { isProduction, warnOnce } from './config.js';
 import { SessionStoreError } from './errors.js';
 import type { PendingCookie, SetCookieWriter } from './services/set-cookie.js';
 import { SessionStorage } from './session.js';
@@ -29,6 +29,8 @@ type Resolve = Parameters<SessionHandle>[0]['resolve'];
  */
 export function handleSession(options: HandleSessionOptions = {}, handle?: SessionHandle): SessionHook {
   const engine = createSessionContainer(options).resolve<SessionEngine>(SessionEngine);
+  // Development only: a page that read the session and is marked for public caching gets a warning.
+  const watchCaching = !isProduction();
 
   // Not an async function: a request whose session ends idle (untouched or only read) costs one
   // promise reaction after the route, no more, which is most of what an anonymous visit costs here.
@@ -66,7 +68,11 @@ export function handleSession(options: HandleSessionOptions = {}, handle?: Sessi
       return onThrow(thrown);
     }
     return Promise.resolve(result).then(
-      (response) => (session.idle ? response : commit(session).then((pending) => withCookies(response, pending, engine.writer(event.url)))),
+      (response) => {
+        if (!session.idle) return commit(session).then((pending) => withCookies(response, pending, engine.writer(event.url)));
+        if (watchCaching && session.readValues) warnIfShared(response.headers, event.url.pathname);
+        return response;
+      },
       onThrow
     );
   }
@@ -116,6 +122,27 @@ function withCookies(response: Response, pending: PendingCookie[], writer: SetCo
 
 /** Cache-Control directives that let a shared cache (a CDN, a proxy) store a response. */
 const SHARED = /^\s*(public|s-maxage=.*)\s*$/i;
+/** Directives that keep a response out of shared caches. */
+const KEPT_OUT = /^\s*(private|no-store)\s*$/i;
+/**
+ * Caching headers only shared caches read (RFC 9213's CDN-Cache-Control, and Surrogate-Control of
+ * Akamai, Fastly and others): they overrule Cache-Control there, so a `private` Cache-Control alone
+ * does not keep a CDN from storing the response.
+ */
+const CDN_HEADERS = ['cdn-cache-control', 'surrogate-control'] as const;
+
+/**
+ * Development only: a response that showed a session's values (it read them and set no cookie)
+ * while marked for shared caching would hand them to every visitor after the first.
+ */
+function warnIfShared(headers: Headers, pathname: string): void {
+  const shared = ['cache-control', ...CDN_HEADERS].filter((name) => {
+    const value = headers.get(name);
+    return value !== null && !value.split(',').some((d) => KEPT_OUT.test(d)) && value.split(',').some((d) => SHARED.test(d) || (name !== 'cache-control' && /max-age/i.test(d)));
+  });
+  if (shared.length === 0) return;
+  warnOnce(`${pathname} read the session and is marked for shared caching (${shared.map((name) => `${name}: ${headers.get(name)}`).join('; ')}): a CDN or proxy would show this visitor's session to the next ones. Send Cache-Control: private (and no CDN-Cache-Control/Surrogate-Control) on pages that read the session. This warning is not printed with NODE_ENV=production.`);
+}
 
 /**
  * A response that sets the session cookie belongs to one visitor: a shared cache that stored it
@@ -125,13 +152,19 @@ const SHARED = /^\s*(public|s-maxage=.*)\s*$/i;
  * already there is left alone.
  */
 function privateCaching(headers: Headers): void {
+  for (const name of CDN_HEADERS) {
+    const value = headers.get(name);
+    if (value === null || value.split(',').some((d) => /^\s*no-store\s*$/i.test(d))) continue;
+    headers.set(name, 'no-store');
+    warnOnce(`A response that sets the session cookie had \`${name}: ${value}\`; it was sent as \`${name}: no-store\`, so that no CDN hands this visitor's session to others. Do not let pages that write the session be cached publicly.`);
+  }
   const given = headers.get('cache-control');
   if (given === null) {
     headers.set('cache-control', 'private, no-cache');
     return;
   }
   const directives = given.split(',');
-  if (directives.some((d) => /^\s*(private|no-store)\s*$/i.test(d))) return;
+  if (directives.some((d) => KEPT_OUT.test(d))) return;
   const kept = directives.filter((d) => !SHARED.test(d) && d.trim() !== '').map((d) => d.trim());
   const changed = ['private', ...kept].join(', ');
   headers.set('cache-control', changed);

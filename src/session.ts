@@ -97,6 +97,8 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
   #migratedFrom: string | undefined;
   /** The cookies of the last write; the response carries the newest. */
   #outgoing: PendingCookie[] = [];
+  /** A value was looked up (`get`, `has`, `data`): see {@link readValues}. */
+  #looked = false;
 
   /** @internal Built by `handleSession`; not for user code. */
   constructor(runtime: SessionRuntime, context: StrategyContext, requestCookieNames: string[], loaded?: LoadedSession) {
@@ -136,8 +138,10 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       const value = this.#lookup(key);
       if (value === undefined) continue;
       const flash = FLASH.exec(key);
+      const name = flash ? flash[1] : key;
+      if (isForbiddenKey(name)) continue; // records are sanitized on read; never let one through here
       if (flash) this.#consumed.add(key);
-      out[flash ? flash[1] : key] = value;
+      out[name] = value;
     }
     return out as FlashData & Data;
   }
@@ -273,6 +277,14 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     );
   }
 
+  /**
+   * @internal The request read the values of a session that has some: its response may show them,
+   * so it must not be cached publicly (the development warning in `handleSession`).
+   */
+  get readValues(): boolean {
+    return this.#looked && this.#id !== '' && Object.keys(this.#record).length > 0;
+  }
+
   /** @internal A 1.1.3 session that this request moves to the current format. */
   get migrating(): boolean {
     return this.#migratedFrom !== undefined;
@@ -298,6 +310,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
 
   /** Own keys only: `get('constructor')` of a fresh session is `undefined`, not Object's. */
   #lookup(key: string): unknown {
+    this.#looked = true;
     if (this.#changes.has(key)) return this.#changes.get(key);
     return Object.hasOwn(this.#record, key) ? this.#record[key] : undefined;
   }

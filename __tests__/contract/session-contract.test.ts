@@ -317,6 +317,21 @@ describe.each(strategies)('session contract: %s strategy', (_name, adapter) => {
       expect(await results(await b.get(`/page${probe}`))).toEqual([null, null, false, false, null]);
     });
 
+    it('what set() accepts, the next request reads back: 64 levels of nesting kept, 65 refused at set()', async () => {
+      const nested = (levels: number) => {
+        let value: unknown = 'leaf';
+        for (let i = 0; i < levels; i++) value = { a: value };
+        return value;
+      };
+      const { browser } = await setup({ adapter: adapter!.name === 'cookie' ? { name: 'cookie', options: { chunk: true } } : adapter });
+      const b = browser();
+      expect(await results(await b.get(`/api${ops(['set', 'tree', nested(64)], ['set', 'n', 1])}`))).toEqual([null, null]);
+      expect(await results(await b.get(`/api${ops(['get', 'tree'], ['get', 'n'])}`))).toEqual([nested(64), 1]);
+      const [refused] = await results(await b.get(`/api${ops(['set', 'tree', nested(3000)])}`));
+      expect(refused).toEqual({ error: 'TypeError', message: expect.stringMatching(/"tree" cannot be stored: it is nested more than 64 levels deep/) });
+      expect(await results(await b.get(`/api${ops(['get', 'n'])}`))).toEqual([1]);
+    });
+
     it('refuses __proto__ as a key with a TypeError naming it', async () => {
       const { browser } = await setup();
       const b = browser();

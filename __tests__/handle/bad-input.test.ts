@@ -86,6 +86,34 @@ describe.each(adapters)('bad session cookies: %s strategy', (_name, adapter) => 
     }
   });
 
+  it('a flash key naming __proto__ (or constructor, prototype) in a signed cookie or a store record reaches no prototype of session.data', async () => {
+    const hostile = { __flash___proto____: { polluted: 'yes' }, __flash_constructor__: { prototype: { polluted: 'yes' } }, __flash_prototype__: 1, ok: 1 };
+    const probe = ops(['data'], ['get', 'ok'], ['has', '__proto__'], ['get', 'constructor']);
+    const check = async (response: Response) => {
+      expect(response.status).toBe(200);
+      const [data, ok, has, ctor] = await results(response);
+      expect(Object.prototype).not.toHaveProperty('polluted');
+      return { data, ok, has, ctor };
+    };
+    if (adapter!.name === 'cookie') {
+      const options: HandleSessionOptions = { adapter, session: { secrets: [SECRET] } };
+      const codec = createSessionContainer(options).resolve<CookieCodec>(Tokens.CookieCodec);
+      const now = Math.floor(Date.now() / 1000) * 1000;
+      const [cookie] = await codec.write({ id: 'AbCdEfGhIjKlMnOpQrStUvWx', created: now, expires: now + 3_600_000, payload: textToBase64url(JSON.stringify(hostile)) });
+      const { app } = await sessionApp({ adapter });
+      const seen = await check(await app.respond(new Request(`http://localhost/page${probe}`, { headers: { cookie: `__sid=${cookie.value}` } })));
+      expect(seen).toEqual({ data: { ok: 1 }, ok: 1, has: false, ctor: null });
+    }
+    // A store of the user's own that hands back such a record.
+    const store = new MapStrategy();
+    const { browser } = await sessionApp({ adapter: { strategy: store } });
+    const b = browser();
+    await b.get(`/page${ops(['set', 'ok', 1])}`);
+    const [id] = [...store.rows.keys()];
+    store.rows.set(id, JSON.stringify(hostile));
+    expect(await check(await b.get(`/page${probe}`))).toEqual({ data: { ok: 1 }, ok: 1, has: false, ctor: null });
+  });
+
   it('a validly signed id the store does not know is never adopted: the next write mints a new id', async () => {
     const options: HandleSessionOptions = { adapter, session: { secrets: [SECRET] } };
     const codec = createSessionContainer(options).resolve<CookieCodec>(Tokens.CookieCodec);

@@ -59,10 +59,74 @@ describe('Cache-Control on responses that set the session cookie', () => {
     expect(warn).not.toHaveBeenCalled();
   });
 
+  it.each([['cdn-cache-control'], ['surrogate-control']])('a %s that lets a CDN store the response is sent no-store when the cookie is set, with a warning', async (name) => {
+    const headersOf =
+      (value: string): Handle =>
+      ({ event, resolve }) => {
+        event.setHeaders({ [name]: value });
+        return resolve(event);
+      };
+    const { browser } = await sessionApp({ adapter: { name: 'cookie' } }, headersOf('max-age=3600'));
+    const b = browser();
+    const write = await b.get(`/page${ops(['set', 'a', 1])}`);
+    expect(write.headers.get(name)).toBe('no-store');
+    expect(write.headers.get('cache-control')).toBe('private, no-cache');
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0][0])).toMatch(new RegExp(`${name}: max-age=3600.*${name}: no-store`));
+    // A request that sets no cookie keeps it (and, having read nothing, gets no warning).
+    expect((await b.get('/nothing')).headers.get(name)).toBe('max-age=3600');
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('warns once, outside production, when a page that read a session is marked for shared caching', async () => {
+    const env = process.env.NODE_ENV;
+    try {
+      process.env.NODE_ENV = 'development';
+      const { browser } = await sessionApp({ adapter: { name: 'cookie' } }, caching('public, max-age=60'));
+      const b = browser();
+      await b.get(`/page${ops(['set', 'user', 'ada'])}`);
+      expect(warn).toHaveBeenCalledTimes(1); // the write's own warning (public given way to private)
+      const read = await b.get(`/page${ops(['get', 'user'])}`);
+      expect(sessionCookies(read)).toEqual([]);
+      expect(warn).toHaveBeenCalledTimes(2);
+      expect(String(warn.mock.calls[1][0])).toMatch(/\/page read the session and is marked for shared caching \(cache-control: public, max-age=60\)/);
+      await b.get(`/page${ops(['get', 'user'])}`);
+      expect(warn).toHaveBeenCalledTimes(2);
+      // A visitor without a session reads nothing that is anyone's: no warning for that.
+      resetWarnings();
+      await browser().get(`/page${ops(['get', 'user'])}`);
+      expect(warn).toHaveBeenCalledTimes(2);
+
+      process.env.NODE_ENV = 'production';
+      resetWarnings();
+      const quiet = await sessionApp({ adapter: { name: 'cookie' } }, caching('public, max-age=60'));
+      const q = quiet.browser();
+      await q.get(`/page${ops(['set', 'user', 'ada'])}`);
+      const before = warn.mock.calls.length;
+      await q.get(`/page${ops(['get', 'user'])}`);
+      expect(warn.mock.calls.length).toBe(before);
+    } finally {
+      process.env.NODE_ENV = env;
+    }
+  });
+
   it('a max-age without public is made private too, without a warning', async () => {
     const { browser } = await sessionApp({ adapter: { name: 'cookie' } }, caching('max-age=60'));
     expect((await browser().get(`/page${ops(['set', 'a', 1])}`)).headers.get('cache-control')).toBe('private, max-age=60');
     expect(warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('chunk names a client sends', () => {
+  it('a write expires only the chunk names the configured cap could have produced, not 110 junk ones', async () => {
+    const { app, browser } = await sessionApp({ adapter: { name: 'cookie', options: { chunk: true } } });
+    const b = browser();
+    await b.get(`/page${ops(['set', 'a', 1])}`);
+    const junk = Array.from({ length: 110 }, (_, i) => `__sid.${i}=x`).join('; ');
+    const response = await app.respond(new Request(`http://localhost/page${ops(['set', 'a', 2])}`, { headers: { cookie: `${b.cookieHeader()}; ${junk}` } }));
+    expect(await results(response)).toEqual([null]);
+    const sent = response.headers.getSetCookie();
+    expect(sent).toEqual([expect.stringMatching(/^__sid=1\./), expect.stringMatching(/^__sid\.1=; Max-Age=0/)]);
   });
 });
 

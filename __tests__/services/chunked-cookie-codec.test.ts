@@ -133,5 +133,16 @@ describe('ChunkedCookieCodec', () => {
     it('lists the main cookie and numbered chunks, nothing else', () => {
       expect(codec().names({ __sid: 'x', '__sid.1': 'y', '__sid.x': 'z', __sidx: 'w', other: 'v' })).toEqual(['__sid', '__sid.1']);
     });
+
+    it('lists only the chunk names the cap could have produced, whatever names a client sends', async () => {
+      const junk = Object.fromEntries(Array.from({ length: 110 }, (_, i) => [`__sid.${i}`, 'x']));
+      expect(codec({ chunk: true }).names({ __sid: 'x', ...junk })).toEqual(['__sid', '__sid.1']);
+      expect(codec().names({ __sid: 'x', ...junk })).toEqual(['__sid', '__sid.1']);
+      // At the largest cap, every chunk a write can make is listed.
+      const big = codec({ chunk: true, maxSize: 15360 });
+      const written = await big.write(envelope(payloadOf(15360 - 200)));
+      expect(written.length).toBeGreaterThanOrEqual(4);
+      expect(big.names({ ...junk, __sid: 'x' })).toEqual(written.map((c) => c.name));
+    });
   });
 });

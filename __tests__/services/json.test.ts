@@ -1,4 +1,4 @@
-import { parseRecord, sanitizeRecord, toJsonValue } from '../../src/services/json.js';
+import { MAX_DEPTH, parseRecord, sanitizeRecord, toJsonValue } from '../../src/services/json.js';
 
 describe('toJsonValue()', () => {
   it('returns a deep copy as JSON keeps it', () => {
@@ -31,6 +31,19 @@ describe('toJsonValue()', () => {
   it('accepts the same object twice when it is not a cycle', () => {
     const shared = { x: 1 };
     expect(toJsonValue({ a: shared, b: shared }, 'k')).toEqual({ a: { x: 1 }, b: { x: 1 } });
+  });
+
+  it(`accepts values nested ${MAX_DEPTH} levels deep and refuses deeper ones (3,000 too) with a TypeError naming the key and the limit`, () => {
+    const nested = (levels: number, leaf: unknown = 1) => {
+      let value = leaf;
+      for (let i = 0; i < levels; i++) value = i % 2 ? { a: value } : [value];
+      return value;
+    };
+    expect(toJsonValue(nested(MAX_DEPTH), 'tree')).toEqual(nested(MAX_DEPTH));
+    for (const levels of [MAX_DEPTH + 1, 3000]) {
+      expect(() => toJsonValue(nested(levels), 'tree')).toThrow(TypeError);
+      expect(() => toJsonValue(nested(levels), 'tree')).toThrow(new RegExp(`Session value "tree" cannot be stored: it is nested more than ${MAX_DEPTH} levels deep`));
+    }
   });
 
   it('refuses __proto__ as a nested key', () => {

@@ -26,6 +26,21 @@ const ENVELOPE = new RegExp(
   `^${ENVELOPE_VERSION}\\.([A-Za-z0-9_-]{1,128})\\.([0-9a-z]{1,9})\\.([0-9a-z]{1,9})\\.([A-Za-z0-9_-]*)\\.${SIGNATURE_PATTERN}$`
 );
 
+/** The default cap on all of a session's cookies (SessionConfig's `maxSize` default). */
+const DEFAULT_CAP = 7168;
+
+/** What piece `index` of `count` holds: a cookie's limit less its name (the first also carries `~N~`). */
+const pieceCapacity = (name: string, index: number, count: number): number =>
+  COOKIE_LIMIT - (index === 0 ? name.length + `~${count}~`.length : `${name}.${index}`.length);
+
+/** How many characters of value `count` chunks hold (one cookie, without a marker, for 1). */
+function capacityOf(name: string, count: number): number {
+  if (count === 1) return COOKIE_LIMIT - name.length;
+  let capacity = 0;
+  for (let i = 0; i < count; i++) capacity += pieceCapacity(name, i, count);
+  return capacity;
+}
+
 /** The envelope of a well-formed value (`match` of {@link ENVELOPE}), if its signature checked out. */
 function envelopeOf(match: RegExpExecArray, check: SignatureCheck): DecodedEnvelope | null {
   if (check === 'invalid') return null;
@@ -58,6 +73,8 @@ export class ChunkedCookieCodec implements CookieCodec {
   readonly #name: string;
   readonly #chunk: boolean;
   readonly #maxSize: number;
+  /** Chunk names this codec can have written: `<name>.1` … `<name>.<this - 1>` (see {@link names}). */
+  readonly #maxChunks: number;
 
   constructor(
     @inject(Tokens.Config) config: Pick<SessionConfig, 'cookieName' | 'chunk' | 'maxSize'>,
@@ -66,6 +83,12 @@ export class ChunkedCookieCodec implements CookieCodec {
     this.#name = config.cookieName;
     this.#chunk = config.chunk;
     this.#maxSize = config.maxSize;
+    // The most chunks a value within the cap takes (at least the default cap's, so that chunks left
+    // by an earlier chunked configuration are still expired).
+    const cap = Math.max(config.maxSize, DEFAULT_CAP);
+    let count = 1;
+    while (count < MAX_CHUNKS && capacityOf(this.#name, count) < cap) count++;
+    this.#maxChunks = count;
   }
 
   /** Synchronous when the signer is (node:crypto); a promise otherwise (Web Crypto). */
@@ -115,13 +138,15 @@ export class ChunkedCookieCodec implements CookieCodec {
     return this.#split(value);
   }
 
+  /**
+   * The session's cookie and the chunk names this codec could have written (not any `<name>.N` a
+   * client sends: 100 junk names must not make every write answer with 100 expiring Set-Cookies).
+   */
   names(cookies: Record<string, string | undefined>): string[] {
     const names: string[] = [];
-    const prefix = `${this.#name}.`;
-    for (const name in cookies) {
-      if (name === this.#name || (name.startsWith(prefix) && /^\d{1,2}$/.test(name.slice(prefix.length)))) {
-        names.push(name);
-      }
+    if (cookies[this.#name] !== undefined) names.push(this.#name);
+    for (let i = 1; i < this.#maxChunks; i++) {
+      if (cookies[`${this.#name}.${i}`] !== undefined) names.push(`${this.#name}.${i}`);
     }
     return names;
   }
@@ -132,16 +157,9 @@ export class ChunkedCookieCodec implements CookieCodec {
     if (!this.#chunk) {
       throw new SessionError('SESSION_TOO_LARGE', `The session cookie would be ${name.length + value.length} bytes, over the ${COOKIE_LIMIT}-byte limit of one cookie, and browsers drop such cookies silently. Store less in the session, turn on chunking with adapter: { name: 'cookie', options: { chunk: true } }, or keep the data server-side with the 'memory' or 'redis' strategy.`);
     }
-    // Each piece fits with its own name; the first also carries the `~N~` marker.
-    const pieceFor = (index: number, count: number) =>
-      COOKIE_LIMIT - (index === 0 ? name.length + `~${count}~`.length : `${name}.${index}`.length);
+    const pieceFor = (index: number, count: number) => pieceCapacity(name, index, count);
     let count = 2;
-    while (count <= MAX_CHUNKS) {
-      let capacity = 0;
-      for (let i = 0; i < count; i++) capacity += pieceFor(i, count);
-      if (capacity >= value.length) break;
-      count++;
-    }
+    while (count <= MAX_CHUNKS && capacityOf(name, count) < value.length) count++;
     const cookies: OutgoingCookie[] = [];
     let offset = 0;
     for (let i = 0; i < count && offset < value.length; i++) {

@@ -3,9 +3,13 @@
  * any input touch an object prototype.
  */
 
-const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype']);
+/**
+ * The names that reach object prototypes, and the flash keys that name them (`data` shows a flash
+ * value under its own name, so `__flash___proto____` would become `__proto__` there).
+ */
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype', '__flash___proto____', '__flash_constructor__', '__flash_prototype__']);
 
-/** Keys no session key or stored key may be: they reach object prototypes. */
+/** Keys no session key or stored key may be: they reach object prototypes, directly or as a flash value's name. */
 export function isForbiddenKey(key: string): boolean {
   return FORBIDDEN.has(key);
 }
@@ -18,10 +22,18 @@ export function isForbiddenKey(key: string): boolean {
 export function toJsonValue(value: unknown, key: string): unknown {
   if (typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  return copy(value, key, key, new Set());
+  return copy(value, key, key, new Set(), 0);
 }
 
-function copy(value: unknown, key: string, path: string, seen: Set<object>): unknown {
+/**
+ * The deepest nesting `set()` accepts. Deeper values are refused when they are set, with a
+ * TypeError naming the key and this limit, rather than stored and then lost: a record that deep
+ * can overflow the stack of whatever parses or serializes it next (JSON.parse in a smaller stack,
+ * SvelteKit's devalue), and the whole session would read as bad input.
+ */
+export const MAX_DEPTH = 64;
+
+function copy(value: unknown, key: string, path: string, seen: Set<object>, depth: number): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -34,20 +46,23 @@ function copy(value: unknown, key: string, path: string, seen: Set<object>): unk
     case 'object': {
       if (value === null) return null;
       const toJSON = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') return copy(toJSON.call(value, path), key, path, seen);
+      if (typeof toJSON === 'function') return copy(toJSON.call(value, path), key, path, seen, depth);
       if (seen.has(value)) refuse(key, path, 'a circular reference');
+      if (depth >= MAX_DEPTH) {
+        throw new TypeError(`Session value "${key}" cannot be stored: it is nested more than ${MAX_DEPTH} levels deep (at ${path}). Flatten it, or keep such data in your own store and only its id in the session.`);
+      }
       seen.add(value);
       let result: unknown;
       if (Array.isArray(value)) {
         result = value.map((item, i) => {
-          const copied = copy(item, key, `${path}[${i}]`, seen);
+          const copied = copy(item, key, `${path}[${i}]`, seen, depth + 1);
           return copied === undefined ? null : copied;
         });
       } else {
         const out: Record<string, unknown> = {};
         for (const member of Object.keys(value)) {
           if (FORBIDDEN.has(member)) refuse(key, `${path}.${member}`, `the key "${member}"`);
-          const copied = copy((value as Record<string, unknown>)[member], key, `${path}.${member}`, seen);
+          const copied = copy((value as Record<string, unknown>)[member], key, `${path}.${member}`, seen, depth + 1);
           if (copied !== undefined) out[member] = copied;
         }
         result = out;

@@ -22,7 +22,9 @@ function detached(text: string): string {
  * - Only the signer's own output under its current key goes in: what it signed, or what it
  *   verified with a constant-time compare. A hit therefore means "this exact (data, signature)
  *   pair was valid", and an HMAC of the same pair under the same key would say so again. A
- *   rotated or invalid result is never stored, so attacker input cannot fill the table.
+ *   rotated or invalid result is never stored, so no pair an attacker made gets in. A client
+ *   can still push entries out (each session a page creates for it adds one): that costs speed
+ *   only, since an evicted cookie is checked with an HMAC again.
  * - The lookup key is the signature, compared by the hash table, which uses V8's per-process
  *   random hash seed: characters of a stored signature are compared with a guess only when the
  *   two strings' seeded hashes are equal. A guess learns nothing it can steer toward a signature.
