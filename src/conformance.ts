@@ -72,6 +72,37 @@ export function strategyConformance(
       assert.deepEqual(await strategy.readData(id, ctx()), { b: 3 });
     });
 
+    it('updateData() of a deleted id writes nothing: a session destroyed while a request was in flight is not brought back', async () => {
+      const strategy = await factory();
+      const id = await strategy.createData({ user: 'ann' }, later(), ctx());
+      // What a request that read the session, then lost the race to a destroy(), does next.
+      await strategy.deleteData(id, ctx());
+      const answer = await strategy.updateData(id, { user: 'ann', cart: 1 }, later(), ctx());
+      assert.equal(
+        await strategy.readData(id, ctx()),
+        null,
+        'updateData() re-created a deleted record. Update only an existing record and resolve false when there is none (for example UPDATE ... WHERE id = ?, then return whether a row changed).'
+      );
+      assert.notEqual(answer, true, 'updateData() of an unknown id resolved true: resolve false when there was nothing to update.');
+    });
+
+    it('moveData(), where present, moves the record to a new id, and moves nothing once the record is gone', async () => {
+      const strategy = (await factory()) as SessionStorageStrategy<any, any> & {
+        moveData?: (id: string, changes: ReadonlyMap<string, unknown>, expires?: Date, context?: StrategyContext) => Promise<{ id: string; record: object } | null>;
+      };
+      if (typeof strategy.moveData !== 'function') return;
+      const id = await strategy.createData({ user: 'ann', cart: 1 }, later(), ctx());
+      const moved = await strategy.moveData(id, new Map<string, unknown>([['cart', undefined], ['role', 'admin']]), later(), ctx());
+      assert.ok(moved, 'moveData() of a live record gave null');
+      assert.match(moved.id, ID);
+      assert.notEqual(moved.id, id);
+      assert.deepEqual(moved.record, { user: 'ann', role: 'admin' });
+      assert.deepEqual(await strategy.readData(moved.id, ctx()), { user: 'ann', role: 'admin' });
+      assert.equal(await strategy.readData(id, ctx()), null);
+      // The old id, destroyed or moved already, moves nowhere.
+      assert.equal(await strategy.moveData(id, new Map(), later(), ctx()), null);
+    });
+
     it('deleteData() forgets the record; deleting an unknown id is not an error', async () => {
       const strategy = await factory();
       const id = await strategy.createData({ a: 1 }, later(), ctx());

@@ -1,5 +1,5 @@
 import { SessionError, SessionStoreError } from './errors.js';
-import { isForbiddenKey, toJsonValue } from './services/json.js';
+import { isForbiddenKey, sanitizeRecord, toJsonValue } from './services/json.js';
 import type { PendingCookie } from './services/set-cookie.js';
 import { MAX_AGE_LIMIT_SECONDS, warnOnce, type SessionConfig } from './config.js';
 import { applyChanges as applyTo } from './strategies/apply-changes.js';
@@ -366,7 +366,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     }
 
     if (!this.#id || this.#regenerate) {
-      const record = applyTo(this.#record, changes);
+      let record = applyTo(this.#record, changes);
       if (Object.keys(record).length === 0) {
         // Nothing to keep: a visitor who never wrote gets no cookie and no record (lazy sessions).
         if (this.#regenerate) await this.#dropCurrent();
@@ -381,9 +381,22 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
         // regenerate() already drew the new id.
         if (!this.#regenerate) this.#id = this.#runtime.ids.generate();
         this.#payload = await strategy.createData(record, expires, context);
+      } else if (previous) {
+        // Moved only if the old record still exists, in one step where the store can (memory, Redis).
+        const moved = await callStore('move a session', () => strategy.moveData(previous, changes, expires, context));
+        if (moved === null) {
+          // Destroyed or expired by someone else meanwhile: the request ends anonymous.
+          this.#id = '';
+          this.#regenerate = false;
+          this.#settle({});
+          this.#outgoing = this.#expireAll();
+          return;
+        }
+        this.#id = moved.id;
+        record = sanitizeRecord(moved.record) ?? {};
+        if (config.userId) await this.#indexUser(record, undefined, expires);
       } else {
         this.#id = await callStore('create a session', () => strategy.createData(record, expires, context));
-        if (previous) await callStore('delete a session', () => strategy.deleteData(previous, context));
         if (config.userId) await this.#indexUser(record, undefined, expires);
       }
       this.#regenerate = false;

@@ -58,7 +58,10 @@ export interface SessionStorageStrategy<Data = SessionData, FlashData = Data> {
    */
   readData(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null>;
   /**
-   * Replaces the record.
+   * Replaces the record, only if it exists: for an id that is unknown (deleted or expired), write
+   * nothing and resolve `false`. That is what keeps a request still in flight from bringing back a
+   * session destroyed meanwhile (the engine reads, then updates). A store that writes whatever the
+   * id (as 1.1.3's examples did) still works, without that guarantee; the conformance suite flags it.
    * @throws anything on store failure.
    */
   updateData(
@@ -66,7 +69,7 @@ export interface SessionStorageStrategy<Data = SessionData, FlashData = Data> {
     data: FlashSessionData<Data, FlashData>,
     expires?: Date,
     context?: StrategyContext
-  ): Promise<void>;
+  ): Promise<void | boolean>;
   /**
    * Deletes the record; deleting an unknown id is not an error.
    * @throws anything on store failure.

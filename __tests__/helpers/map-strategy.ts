@@ -13,7 +13,9 @@ export class MapStrategy extends BaseStrategy {
     return row ? JSON.parse(row) : null;
   }
   async updateData(id: string, data: object) {
+    if (!this.rows.has(id)) return false; // only an existing record: a destroyed one stays gone
     this.rows.set(id, JSON.stringify(data));
+    return true;
   }
   async deleteData(id: string) {
     this.rows.delete(id);
@@ -36,7 +38,9 @@ export function mapFunctions(rows: Map<string, string>, newId: () => string = ()
       return row ? JSON.parse(row) : null;
     },
     async updateData(id: string, data: object) {
+      if (!rows.has(id)) return false;
       rows.set(id, JSON.stringify(data));
+      return true;
     },
     async deleteData(id: string) {
       rows.delete(id);

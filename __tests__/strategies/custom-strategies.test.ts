@@ -41,7 +41,9 @@ class SeedStyleStrategy implements SessionStorageStrategy {
     return row ? JSON.parse(row) : null;
   }
   async updateData(id: string, data: object) {
+    if (!shared.has(this.options.prefix + id)) return false;
     shared.set(this.options.prefix + id, JSON.stringify(data));
+    return true;
   }
   async deleteData(id: string) {
     shared.delete(this.options.prefix + id);

@@ -119,6 +119,25 @@ describeRedis('RedisStrategy on one redis-server', () => {
       expect(Object.keys(record)).toHaveLength(51);
     });
 
+    it('a request in flight cannot bring back a destroyed session by regenerate(): it ends anonymous, and no record is left', async () => {
+      const { handle, release } = gate();
+      const { browser } = await sessionApp({ adapter: adapter() }, handle);
+      const b = browser();
+      await b.get(`/page${ops(['set', 'user', 'victim'])}`);
+      const before = Number(await raw(client, 'DBSIZE'));
+      const stolen = browser();
+      stolen.setCookie('__sid', b.cookies().__sid);
+      const inFlight = stolen.get(`/api${ops(['regenerate'], ['id'], ['get', 'user'])}&hold`);
+      await b.get(`/api${ops(['destroy'])}`);
+      release();
+      const late = await inFlight;
+      expect(late.status).toBe(200);
+      expect(await results(late)).toEqual([null, '', null]);
+      expect(sessionCookies(late)).toEqual([expect.stringMatching(/^__sid=; Max-Age=0/)]);
+      expect(Number(await raw(client, 'DBSIZE'))).toBe(before - 1);
+      expect(await results(await stolen.get(`/page${ops(['get', 'user'])}`))).toEqual([null]);
+    });
+
     it('a request in flight cannot bring back a session destroyed meanwhile', async () => {
       const { handle, release } = gate();
       const { browser } = await sessionApp({ adapter: adapter() }, handle);

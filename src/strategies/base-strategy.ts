@@ -45,7 +45,8 @@ export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
   abstract readData(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null>;
 
   /**
-   * Replaces the record and its expiry.
+   * Replaces the record and its expiry, only if the record exists: for an unknown (deleted or
+   * expired) id, write nothing and resolve `false`. (Resolving nothing counts as "updated".)
    * @throws on store failure.
    */
   abstract updateData(
@@ -53,7 +54,7 @@ export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
     data: FlashSessionData<Data, FlashData>,
     expires?: Date,
     context?: StrategyContext
-  ): Promise<void>;
+  ): Promise<void | boolean>;
 
   /**
    * Deletes the record. Deleting an unknown id is not an error.
@@ -88,6 +89,31 @@ export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
   deleteLegacyData?(id: string, context?: StrategyContext): Promise<void>;
 
   /**
+   * Moves session `id` to a new id (`regenerate()`, at log-in): a new record holding what `id` holds
+   * now with `changes` applied, and `id` deleted. Answers `null`, creating nothing, when `id` is
+   * gone (destroyed or expired meanwhile): a request that was in flight must not bring a destroyed
+   * session back under a new id.
+   *
+   * This default reads, then creates and deletes: a `destroy()` landing between the read and the
+   * write is undone. The memory and Redis stores override it with one atomic step; stores that can
+   * (a transaction: `DELETE ... RETURNING`, then `INSERT`) should too.
+   * @throws on store failure.
+   */
+  async moveData(
+    id: string,
+    changes: SessionChanges,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<{ id: string; record: FlashSessionData<Data, FlashData> } | null> {
+    const current = await this.readData(id, context);
+    if (current === null) return null;
+    const record = applyChanges(current as Record<string, unknown>, changes) as FlashSessionData<Data, FlashData>;
+    const moved = await this.createData(record, expires, context);
+    await this.deleteData(id, context);
+    return { id: moved, record };
+  }
+
+  /**
    * Applies one request's changes to record `id` and sets its expiry. Returns `false`, writing
    * nothing, when the record is gone (destroyed or expired meanwhile): a request that was in flight
    * must not bring a destroyed session back.
@@ -105,7 +131,9 @@ export abstract class BaseStrategy<Data = SessionData, FlashData = Data>
   ): Promise<boolean> {
     const current = await this.readData(id, context);
     if (current === null) return false;
-    await this.updateData(id, applyChanges(current as Record<string, unknown>, changes) as FlashSessionData<Data, FlashData>, expires, context);
-    return true;
+    const updated = await this.updateData(id, applyChanges(current as Record<string, unknown>, changes) as FlashSessionData<Data, FlashData>, expires, context);
+    // A destroy() between the read and the write: a store whose updateData() updates only an
+    // existing record says so, and nothing is brought back.
+    return updated !== false;
   }
 }

@@ -74,8 +74,12 @@ export class CloudflareKVStrategy<Data = SessionData, FlashData = Data> extends 
     return parseStoredRecord(text, `Workers KV key "${redactedKey(this.#prefix, id)}"`) as FlashSessionData<Data, FlashData>;
   }
 
-  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext): Promise<void> {
-    await this.#put(this.#namespace(context), this.#prefix + id, JSON.stringify(data), expires, false);
+  /** Only an existing record (checked first: KV has no conditional write, so this is last-writer-wins). */
+  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext): Promise<boolean> {
+    const kv = this.#namespace(context);
+    if ((await kv.get(this.#prefix + id, 'text')) === null) return false;
+    await this.#put(kv, this.#prefix + id, JSON.stringify(data), expires, false);
+    return true;
   }
 
   async deleteData(id: string, context?: StrategyContext): Promise<void> {

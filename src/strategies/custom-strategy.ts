@@ -19,7 +19,7 @@ import { BaseStrategy } from './base-strategy.js';
  * const strategy = createCustomStrategy({
  *   async createData(data) { const id = nanoid(24); rows.set(id, JSON.stringify(data)); return id; },
  *   async readData(id) { const row = rows.get(id); return row ? JSON.parse(row) : null; },
- *   async updateData(id, data) { rows.set(id, JSON.stringify(data)); },
+ *   async updateData(id, data) { if (!rows.has(id)) return false; rows.set(id, JSON.stringify(data)); },
  *   async deleteData(id) { rows.delete(id); }
  * });
  * export const handle = handleSession({ adapter: { strategy }, session: { secrets } });

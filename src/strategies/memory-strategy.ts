@@ -84,8 +84,10 @@ export class MemoryStrategy<Data = SessionData, FlashData = Data> extends BaseSt
     return entry ? parseRecord(entry.json) : null;
   }
 
-  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<void> {
+  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<boolean> {
+    if (!this.#live(id)) return false;
     this.#write(id, JSON.stringify(data), expires);
+    return true;
   }
 
   async deleteData(id: string): Promise<void> {
@@ -99,6 +101,17 @@ export class MemoryStrategy<Data = SessionData, FlashData = Data> extends BaseSt
     const json = changes.size === 0 ? entry.json : JSON.stringify(applyChanges(parseRecord(entry.json) ?? {}, changes));
     this.#write(id, json, expires);
     return true;
+  }
+
+  /** One step, with no await inside: no request can destroy `id` between the read and the move. */
+  override async moveData(id: string, changes: SessionChanges, expires?: Date): Promise<{ id: string; record: FlashSessionData<Data, FlashData> } | null> {
+    const current = this.read(id);
+    if (current === null) return null;
+    const record = applyChanges(current, changes);
+    this.#records.delete(id);
+    const moved = this.ids.generate();
+    this.#write(moved, JSON.stringify(record), expires);
+    return { id: moved, record: record as FlashSessionData<Data, FlashData> };
   }
 
   /** `session.userId`: indexes `id` under `user`, dropping the user's ids whose session has ended. */

@@ -13,6 +13,7 @@ import type {
   SessionChanges,
   SessionData
 } from '../types.js';
+import { applyChanges } from './apply-changes.js';
 import { BaseStrategy } from './base-strategy.js';
 
 const DAY = 86_400_000;
@@ -34,8 +35,9 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
-/** Replaces the record. */
+/** Replaces the record, if it exists. */
 const REPLACE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -54,6 +56,12 @@ const TAKE = `
 local members = redis.call('SMEMBERS', KEYS[1])
 redis.call('DEL', KEYS[1])
 return members`;
+/** The record's fields, and the record deleted, atomically (the first half of a move); nil if gone. */
+const TAKE_RECORD = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local fields = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return fields`;
 /** Applies changes to a record that still exists: ARGV[2] pairs to set, then fields to delete. */
 const APPLY = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -176,6 +184,26 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     const hash = await this.#call((r) => r.hgetall(key));
     const entries = hash instanceof Map ? [...hash.entries()] : Object.entries((hash ?? {}) as Record<string, unknown>);
     if (entries.length === 0) return null;
+    return this.#record(id, entries);
+  }
+
+  /**
+   * Moves a session in two single-key steps, so that it works on a cluster: the old record is taken
+   * (read and deleted in one script), then the new one is created. A `destroy()` of the old id
+   * lands either before the take (nothing to move: `null`) or after it (the old id is gone by then):
+   * never between them.
+   */
+  override async moveData(id: string, changes: SessionChanges, expires?: Date): Promise<{ id: string; record: FlashSessionData<Data, FlashData> } | null> {
+    const taken = (await this.#call((r) => r.eval(TAKE_RECORD, this.#prefix + id, []))) as unknown[] | null;
+    if (!Array.isArray(taken)) return null;
+    const entries: Array<[string, unknown]> = [];
+    for (let i = 0; i + 1 < taken.length; i += 2) entries.push([String(taken[i]), taken[i + 1]]);
+    const record = applyChanges(this.#record(id, entries), changes) as FlashSessionData<Data, FlashData>;
+    return { id: await this.createData(record, expires), record };
+  }
+
+  /** A record from its hash fields (the mark and forbidden names left out). */
+  #record(id: string, entries: Array<[string, unknown]>): FlashSessionData<Data, FlashData> {
     const record: Record<string, unknown> = {};
     for (const [field, value] of entries) {
       if (field === MARK || isForbiddenKey(field)) continue;
@@ -184,9 +212,9 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     return record as FlashSessionData<Data, FlashData>;
   }
 
-  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<void> {
+  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<boolean> {
     const args = [String(this.#ttl(expires)), ...fields(data as Record<string, unknown>)];
-    await this.#call((r) => r.eval(REPLACE, this.#prefix + id, args));
+    return Number(await this.#call((r) => r.eval(REPLACE, this.#prefix + id, args))) === 1;
   }
 
   async deleteData(id: string): Promise<void> {
