@@ -17,6 +17,28 @@ describe('MemoryStrategy', () => {
     strategies = [];
   });
 
+  it('indexing a log-in under session.userId checks a bounded number of indexed sessions, however many the user has', async () => {
+    class CountingClock extends FakeClock {
+      reads = 0;
+      override now(): number {
+        this.reads++;
+        return super.now();
+      }
+    }
+    const clock = new CountingClock();
+    const strategy = new MemoryStrategy({}, clock, new SequentialIds());
+    strategies.push(strategy);
+    for (let i = 0; i < 3000; i++) await strategy.addUserSession('u', await strategy.createData({ u: 'u' }, inSeconds(clock, 60)), inSeconds(clock, 60));
+    clock.advance(120); // every one of them has ended
+    const id = await strategy.createData({ u: 'u' }, inSeconds(clock, 600));
+    clock.reads = 0;
+    await strategy.addUserSession('u', id, inSeconds(clock, 600));
+    expect(clock.reads).toBeLessThanOrEqual(20);
+    // Ended ones are still dropped, a batch per log-in, and all of them by the sweep.
+    strategy.sweep();
+    expect(await strategy.takeUserSessions('u')).toEqual([id]);
+  });
+
   it('keeps copies: changing an object after createData() or readData() does not change the store', async () => {
     const { strategy } = track(make());
     const cart = { items: ['a'] };

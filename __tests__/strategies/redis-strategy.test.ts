@@ -119,6 +119,47 @@ describeRedis('RedisStrategy on one redis-server', () => {
       expect(Object.keys(record)).toHaveLength(51);
     });
 
+    it('a log-in with session.userId costs a bounded number of commands, however many sessions the user has indexed', async () => {
+      const userKey = 'sess:user:u-many';
+      await raw(client, 'DEL', userKey);
+      // 3,000 ended sessions in the user's index (a user who logged in 3,000 times).
+      for (let i = 0; i < 3000; i += 500) {
+        await raw(client, 'SADD', userKey, ...Array.from({ length: 500 }, (_, j) => `ended${String(i + j).padStart(20, '0')}`));
+      }
+      const { browser } = await sessionApp({ adapter: adapter(), session: { userId: (data) => data.user } });
+      const counts = await commandsDuring(() => browser().get(`/page${ops(['set', 'user', 'u-many'])}`));
+      // Scripts: the create, one sample, at most 16 EXISTS (sent together: one round trip), the
+      // index update; the commands they run inside are bounded the same way.
+      expect(counts.eval).toBeLessThanOrEqual(1 + 1 + 16 + 1);
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(64);
+      expect(Number(await raw(client, 'SCARD', userKey))).toBe(3000 - 16 + 1);
+      await raw(client, 'DEL', userKey);
+    });
+
+    it("bounds a request's whole time on Redis by the timeout, not each command", async () => {
+      const strategy = new RedisStrategy({ client, timeout: 600 });
+      const context = { event: {} } as never;
+      const id = await strategy.createData({ a: 1 }, later(), context);
+      // Each command answers, but only after 250 ms (a slow link): three of them are 750 ms.
+      const slowly = <T>(value: Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => value.then(resolve, reject), 250));
+      const fresh = { event: {} } as never;
+      const slowClient = new Proxy(client, {
+        get(target, name, receiver) {
+          const value = Reflect.get(target, name, receiver);
+          return typeof value === 'function' && ['eval', 'hgetall', 'hGetAll', 'del', 'pexpire', 'pExpire'].includes(String(name))
+            ? (...args: unknown[]) => slowly(value.apply(target, args))
+            : value;
+        }
+      });
+      const slow = new RedisStrategy({ client: slowClient, timeout: 600 });
+      await expect(slow.readData(id, fresh)).resolves.toEqual({ a: 1 });
+      await expect(slow.readData(id, fresh)).resolves.toEqual({ a: 1 });
+      await expect(slow.readData(id, fresh)).rejects.toThrow(/this request's time on Redis in all|in this request already/);
+      // Another request has its own budget; a call outside any request, a whole timeout.
+      await expect(slow.readData(id, { event: {} } as never)).resolves.toEqual({ a: 1 });
+      await expect(slow.readData(id)).resolves.toEqual({ a: 1 });
+    });
+
     it('a request in flight cannot bring back a destroyed session by regenerate(): it ends anonymous, and no record is left', async () => {
       const { handle, release } = gate();
       const { browser } = await sessionApp({ adapter: adapter() }, handle);

@@ -14,6 +14,8 @@ import { applyChanges } from './apply-changes.js';
 import { BaseStrategy } from './base-strategy.js';
 
 const DAY = 86_400_000;
+/** How many indexed ids one log-in checks for ended sessions (`session.userId`). */
+const PRUNE_BATCH = 16;
 
 interface Entry {
   /** The record as JSON: a copy by construction, and compact. */
@@ -114,10 +116,22 @@ export class MemoryStrategy<Data = SessionData, FlashData = Data> extends BaseSt
     return { id: moved, record: record as FlashSessionData<Data, FlashData> };
   }
 
-  /** `session.userId`: indexes `id` under `user`, dropping the user's ids whose session has ended. */
-  override async addUserSession(user: string, id: string): Promise<void> {
+  /**
+   * `session.userId`: indexes `id` under `user`, dropping the user's ids whose session has ended. A
+   * bounded cost: the PRUNE_BATCH oldest entries are checked per call (live ones move to the back,
+   * so the next call checks others); the sweep drops the rest.
+   */
+  override async addUserSession(user: string, id: string, _expires?: Date): Promise<void> {
     const ids = this.#users.get(user) ?? new Set<string>();
-    for (const other of ids) if (!this.#live(other)) ids.delete(other);
+    const batch: string[] = [];
+    for (const other of ids) {
+      if (batch.length === PRUNE_BATCH) break;
+      batch.push(other);
+    }
+    for (const other of batch) {
+      ids.delete(other);
+      if (other !== id && this.#live(other)) ids.add(other);
+    }
     ids.add(id);
     this.#users.set(user, ids);
   }

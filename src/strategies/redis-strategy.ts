@@ -11,7 +11,8 @@ import type {
   IdGenerator,
   RedisStrategyOptions,
   SessionChanges,
-  SessionData
+  SessionData,
+  StrategyContext
 } from '../types.js';
 import { applyChanges } from './apply-changes.js';
 import { BaseStrategy } from './base-strategy.js';
@@ -44,7 +45,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`;
 
 /** A user's set of session ids (`session.userId`). */
-const MEMBERS = `return redis.call('SMEMBERS', KEYS[1])`;
+/** Up to ARGV[1] distinct members, at random. */
+const SAMPLE = `return redis.call('SRANDMEMBER', KEYS[1], ARGV[1])`;
+/** How many indexed ids one log-in checks for ended sessions: a bounded cost, however many there are. */
+const PRUNE_BATCH = 16;
 const EXISTS = `return redis.call('EXISTS', KEYS[1])`;
 /** ARGV[1] joins the set; ARGV[2..] (ended sessions) leave it. */
 const INDEX = `
@@ -151,6 +155,8 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
   readonly #timeout: number;
   /** The client was found down and stayed down for a whole `timeout`: fail fast until it is back. */
   #down = false;
+  /** Milliseconds each request in flight has spent on Redis so far (by its event). */
+  readonly #spent = new WeakMap<object, number>();
 
   constructor(
     @inject(Tokens.StrategyOptions) options: RedisStrategyOptions,
@@ -170,18 +176,18 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     this.#timeout = timeout;
   }
 
-  async createData(data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<string> {
+  async createData(data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext): Promise<string> {
     const args = [String(this.#ttl(expires)), ...fields(data as Record<string, unknown>)];
     for (;;) {
       const id = this.ids.generate();
       // A taken id (never seen with 144-bit ids, but cheap to rule out) is drawn again.
-      if (Number(await this.#call((r) => r.eval(CREATE, this.#prefix + id, args))) === 1) return id;
+      if (Number(await this.#call((r) => r.eval(CREATE, this.#prefix + id, args), context)) === 1) return id;
     }
   }
 
-  async readData(id: string): Promise<FlashSessionData<Data, FlashData> | null> {
+  async readData(id: string, context?: StrategyContext): Promise<FlashSessionData<Data, FlashData> | null> {
     const key = this.#prefix + id;
-    const hash = await this.#call((r) => r.hgetall(key));
+    const hash = await this.#call((r) => r.hgetall(key), context);
     const entries = hash instanceof Map ? [...hash.entries()] : Object.entries((hash ?? {}) as Record<string, unknown>);
     if (entries.length === 0) return null;
     return this.#record(id, entries);
@@ -193,13 +199,18 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
    * lands either before the take (nothing to move: `null`) or after it (the old id is gone by then):
    * never between them.
    */
-  override async moveData(id: string, changes: SessionChanges, expires?: Date): Promise<{ id: string; record: FlashSessionData<Data, FlashData> } | null> {
-    const taken = (await this.#call((r) => r.eval(TAKE_RECORD, this.#prefix + id, []))) as unknown[] | null;
+  override async moveData(
+    id: string,
+    changes: SessionChanges,
+    expires?: Date,
+    context?: StrategyContext
+  ): Promise<{ id: string; record: FlashSessionData<Data, FlashData> } | null> {
+    const taken = (await this.#call((r) => r.eval(TAKE_RECORD, this.#prefix + id, []), context)) as unknown[] | null;
     if (!Array.isArray(taken)) return null;
     const entries: Array<[string, unknown]> = [];
     for (let i = 0; i + 1 < taken.length; i += 2) entries.push([String(taken[i]), taken[i + 1]]);
     const record = applyChanges(this.#record(id, entries), changes) as FlashSessionData<Data, FlashData>;
-    return { id: await this.createData(record, expires), record };
+    return { id: await this.createData(record, expires, context), record };
   }
 
   /** A record from its hash fields (the mark and forbidden names left out). */
@@ -212,35 +223,35 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     return record as FlashSessionData<Data, FlashData>;
   }
 
-  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date): Promise<boolean> {
+  async updateData(id: string, data: FlashSessionData<Data, FlashData>, expires?: Date, context?: StrategyContext): Promise<boolean> {
     const args = [String(this.#ttl(expires)), ...fields(data as Record<string, unknown>)];
-    return Number(await this.#call((r) => r.eval(REPLACE, this.#prefix + id, args))) === 1;
+    return Number(await this.#call((r) => r.eval(REPLACE, this.#prefix + id, args), context)) === 1;
   }
 
-  async deleteData(id: string): Promise<void> {
-    await this.#call((r) => r.del(this.#prefix + id));
+  async deleteData(id: string, context?: StrategyContext): Promise<void> {
+    await this.#call((r) => r.del(this.#prefix + id), context);
   }
 
   /**
    * `session.userId`: adds `id` to the user's set (`<prefix>user:<user>`, which no session id can
-   * be: ids have no `:`), dropping ids whose session has ended. Each command touches one key, so
-   * this works on a cluster too. The set has no TTL: it is pruned at each log-in instead, since
-   * rolling sessions may outlive any TTL set here.
+   * be: ids have no `:`), dropping ids whose session has ended. A bounded cost whatever the set's
+   * size: up to PRUNE_BATCH random members are checked per call, in parallel (one round trip), so a
+   * log-in is three round trips; the set shrinks back as users log in. Each command touches one
+   * key, so this works on a cluster too. The set has no TTL, since rolling sessions may outlive any
+   * TTL set here.
    */
-  override async addUserSession(user: string, id: string): Promise<void> {
+  override async addUserSession(user: string, id: string, _expires?: Date, context?: StrategyContext): Promise<void> {
     const key = this.#userKey(user);
-    const members = (await this.#call((r) => r.eval(MEMBERS, key, []))) as unknown[];
-    const ended: string[] = [];
-    for (const member of members ?? []) {
-      const other = String(member);
-      if (other !== id && Number(await this.#call((r) => r.eval(EXISTS, this.#prefix + other, []))) === 0) ended.push(other);
-    }
-    await this.#call((r) => r.eval(INDEX, key, [id, ...ended]));
+    const sample = (await this.#call((r) => r.eval(SAMPLE, key, [String(PRUNE_BATCH)]), context)) as unknown[] | null;
+    const others = (sample ?? []).map(String).filter((other) => other !== id);
+    const live = await this.#call((r) => Promise.all(others.map((other) => r.eval(EXISTS, this.#prefix + other, []))), context);
+    const ended = others.filter((_, i) => Number(live[i]) === 0);
+    await this.#call((r) => r.eval(INDEX, key, [id, ...ended]), context);
   }
 
   /** `session.userId`: the user's set, read and deleted in one atomic step. */
-  override async takeUserSessions(user: string): Promise<string[]> {
-    const members = (await this.#call((r) => r.eval(TAKE, this.#userKey(user), []))) as unknown[];
+  override async takeUserSessions(user: string, context?: StrategyContext): Promise<string[]> {
+    const members = (await this.#call((r) => r.eval(TAKE, this.#userKey(user), []), context)) as unknown[];
     return (members ?? []).map(String);
   }
 
@@ -249,10 +260,10 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
   }
 
   /** One round trip, atomic in Redis: changes are merged into the record if it still exists. */
-  override async applyChanges(id: string, changes: SessionChanges, expires?: Date): Promise<boolean> {
+  override async applyChanges(id: string, changes: SessionChanges, expires?: Date, context?: StrategyContext): Promise<boolean> {
     const key = this.#prefix + id;
     const ttl = this.#ttl(expires);
-    if (changes.size === 0) return Number(await this.#call((r) => r.pexpire(key, ttl))) === 1;
+    if (changes.size === 0) return Number(await this.#call((r) => r.pexpire(key, ttl), context)) === 1;
     const set: string[] = [];
     const removed: string[] = [];
     for (const [field, value] of changes) {
@@ -260,7 +271,7 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
       else set.push(field, JSON.stringify(value));
     }
     const args = [String(ttl), String(set.length / 2), ...set, ...removed];
-    return Number(await this.#call((r) => r.eval(APPLY, key, args))) === 1;
+    return Number(await this.#call((r) => r.eval(APPLY, key, args), context)) === 1;
   }
 
   /** Milliseconds left until `expires` (at least 1; a day when none is given). */
@@ -269,13 +280,27 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
   }
 
   /**
-   * Runs one command within `timeout`. A client that is not connected is waited for (within the
-   * same time) instead of being handed a command it would queue; a client still down after a
-   * whole `timeout` makes later calls fail at once until it reconnects.
+   * Runs one command within what is left of the request's `timeout`: the time a request spends on
+   * Redis is bounded in all, however many commands it sends (a call without a request gets a whole
+   * `timeout`). A client that is not connected is waited for (within the same time) instead of
+   * being handed a command it would queue; a client still down after a whole `timeout` makes later
+   * calls fail at once until it reconnects.
    */
-  async #call<T>(command: (redis: RedisCommands) => Promise<T>): Promise<T> {
+  async #call<T>(command: (redis: RedisCommands) => Promise<T>, context?: StrategyContext): Promise<T> {
     const redis = this.#redis;
-    const deadline = Date.now() + this.#timeout;
+    const started = Date.now();
+    const event = context?.event as object | undefined;
+    const spent = event ? (this.#spent.get(event) ?? 0) : 0;
+    if (spent >= this.#timeout) throw new Error(`Redis took ${this.#timeout} ms in this request already (the timeout is for all of a request's commands).`);
+    const deadline = started + this.#timeout - spent;
+    try {
+      return await this.#run(redis, command, deadline);
+    } finally {
+      if (event) this.#spent.set(event, spent + Date.now() - started);
+    }
+  }
+
+  async #run<T>(redis: RedisCommands, command: (redis: RedisCommands) => Promise<T>, deadline: number): Promise<T> {
     let state = redis.state();
     if (state === 'closed') throw new Error(redis.closedHint);
     if (state === 'down') {
@@ -296,7 +321,7 @@ export class RedisStrategy<Data = SessionData, FlashData = Data> extends BaseStr
     const pending = command(redis);
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`Redis did not answer within ${this.#timeout} ms.`)),
+        () => reject(new Error(`Redis did not answer within ${this.#timeout} ms (this request's time on Redis in all).`)),
         Math.max(1, deadline - Date.now())
       );
     });
