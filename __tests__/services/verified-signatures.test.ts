@@ -26,6 +26,24 @@ describe('VerifiedSignatures', () => {
     expect(table.has('d2', 's2')).toBe(true);
   });
 
+  it('when full, drops signatures never sent back before those browsers returned: a flood of new sessions cannot push out returning ones', () => {
+    const table = new VerifiedSignatures(4);
+    table.remember('back1', 'b1', true); // verified from a request
+    table.remember('made', 'm0');
+    expect(table.has('made', 'm0')).toBe(true); // sent back: now a returning one
+    for (let n = 1; n <= 1000; n++) table.remember(`new${n}`, `n${n}`); // cookieless requests, each a new session
+    expect(table.count).toBe(4);
+    expect(table.has('back1', 'b1')).toBe(true);
+    expect(table.has('made', 'm0')).toBe(true);
+    expect(table.has('new1000', 'n1000')).toBe(true);
+    expect(table.has('new1', 'n1')).toBe(false);
+    // With nothing but returned ones left, those go oldest first.
+    for (const n of [1, 2, 3, 4, 5]) table.remember(`r${n}`, `r${n}`, true);
+    expect(table.count).toBe(4);
+    expect(table.has('back1', 'b1')).toBe(false);
+    expect(table.has('r5', 'r5')).toBe(true);
+  });
+
   it('does not remember data longer than a cookie chunk (4 KiB)', () => {
     const table = new VerifiedSignatures();
     table.remember('x'.repeat(4097), 'big');

@@ -64,7 +64,7 @@ export class HmacSigner implements Signer {
       const expected = this.#crypto.createHmac('sha256', this.#keys[i]).update(data).digest();
       if (!this.#crypto.timingSafeEqual(expected, given)) continue;
       if (i > 0) return 'rotated';
-      this.#verified.remember(data, signature);
+      this.#verified.remember(data, signature, true);
       return 'valid';
     }
     return 'invalid';

@@ -50,7 +50,7 @@ export class WebCryptoHmacSigner implements Signer {
     for (let i = 0; i < keys.length; i++) {
       if (!(await crypto.subtle.verify('HMAC', keys[i], given as Uint8Array<ArrayBuffer>, bytes))) continue;
       if (i > 0) return 'rotated';
-      this.#verified.remember(data, signature);
+      this.#verified.remember(data, signature, true);
       return 'valid';
     }
     return 'invalid';
