@@ -137,8 +137,12 @@ const CDN_HEADERS = ['cdn-cache-control', 'surrogate-control'] as const;
  */
 function warnIfShared(headers: Headers, pathname: string): void {
   const shared = ['cache-control', ...CDN_HEADERS].filter((name) => {
-    const value = headers.get(name);
-    return value !== null && !value.split(',').some((d) => KEPT_OUT.test(d)) && value.split(',').some((d) => SHARED.test(d) || (name !== 'cache-control' && /max-age/i.test(d)));
+    const directives = headers.get(name)?.split(',');
+    return (
+      directives !== undefined &&
+      !directives.some((d) => KEPT_OUT.test(d)) &&
+      directives.some((d) => SHARED.test(d) || (name !== 'cache-control' && /max-age/i.test(d)))
+    );
   });
   if (shared.length === 0) return;
   warnOnce(`${pathname} read the session and is marked for shared caching (${shared.map((name) => `${name}: ${headers.get(name)}`).join('; ')}): a CDN or proxy would show this visitor's session to the next ones. Send Cache-Control: private (and no CDN-Cache-Control/Surrogate-Control) on pages that read the session. This warning is not printed with NODE_ENV=production.`);

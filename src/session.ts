@@ -138,10 +138,9 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       const value = this.#lookup(key);
       if (value === undefined) continue;
       const flash = FLASH.exec(key);
-      const name = flash ? flash[1] : key;
-      if (isForbiddenKey(name)) continue; // records are sanitized on read; never let one through here
       if (flash) this.#consumed.add(key);
-      out[name] = value;
+      // Records are sanitized where they are read, flash keys naming __proto__ & co. included.
+      out[flash ? flash[1] : key] = value;
     }
     return out as FlashData & Data;
   }
@@ -348,11 +347,11 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
     const changes = this.#effectiveChanges(final);
     const context = this.#context;
 
-    const migrating = this.#migratedFrom !== undefined;
-    if (this.#migratedFrom !== undefined) {
+    const legacy = this.#migratedFrom;
+    const migrating = legacy !== undefined;
+    if (legacy !== undefined) {
       // A 1.1.3 session: its old record goes (a copy of the old cookie then finds nothing), and so
       // do its old cookies, unless the write below replaces them.
-      const legacy = this.#migratedFrom;
       this.#migratedFrom = undefined;
       if (!inCookie) await callStore('delete a session', () => (strategy.deleteLegacyData ?? strategy.deleteData).call(strategy, legacy, context));
       if (!this.#id) this.#outgoing = this.#expireAll();
@@ -386,10 +385,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
         const moved = await callStore('move a session', () => strategy.moveData(previous, changes, expires, context));
         if (moved === null) {
           // Destroyed or expired by someone else meanwhile: the request ends anonymous.
-          this.#id = '';
-          this.#regenerate = false;
-          this.#settle({});
-          this.#outgoing = this.#expireAll();
+          this.#endAnonymous();
           return;
         }
         this.#id = moved.id;
@@ -409,9 +405,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
         // out, so it starts afresh, its old cookies expired, and the app's log says why.
         if (!migrating || !(error instanceof SessionError) || error.code !== 'SESSION_TOO_LARGE') throw error;
         console.error(`[@svelte-dev/session] A session written by 1.1.3 could not be moved to the current format and was ended: ${error.message}`);
-        this.#id = '';
-        this.#settle({});
-        this.#outgoing = this.#expireAll();
+        this.#endAnonymous();
       }
       return;
     }
@@ -439,9 +433,7 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
       const kept = await callStore('update a session', () => strategy.applyChanges(this.#id, changes, until, context));
       if (!kept) {
         // Destroyed or expired by someone else meanwhile: never bring it back.
-        this.#id = '';
-        this.#settle({});
-        this.#outgoing = this.#expireAll();
+        this.#endAnonymous();
         return;
       }
       if (config.userId) await this.#indexUser(record, this.#record, until);
@@ -485,6 +477,14 @@ export class SessionStorage<Data extends SessionData = SessionData, FlashData = 
   #settle(record: Record<string, unknown>): void {
     this.#record = record;
     this.#changes.clear();
+  }
+
+  /** The request goes on without a session: nothing kept, nothing pending, every session cookie expired. */
+  #endAnonymous(): void {
+    this.#id = '';
+    this.#regenerate = false;
+    this.#settle({});
+    this.#outgoing = this.#expireAll();
   }
 
   async #dropCurrent(): Promise<void> {

@@ -54,11 +54,11 @@ export class VerifiedSignatures {
   has(data: string, signature: string): boolean {
     if (this.#size === 0) return false;
     if (this.#returned.get(signature) === data) return true;
-    if (this.#made.get(signature) !== data) return false;
+    const made = this.#made.get(signature);
+    if (made !== data) return false;
     // A browser sent back what we signed: it now counts as a returning session.
-    const kept = this.#made.get(signature)!;
     this.#made.delete(signature);
-    this.#returned.set(signature, kept);
+    this.#returned.set(signature, made);
     return true;
   }
 
