@@ -8,6 +8,7 @@
  * strategy of `STRATEGIES`; they only use what the demo shows (ids of its elements, its texts and
  * its `__sid` cookies), never how a target was built.
  */
+import { envelope, flip } from '../helpers/envelope.js';
 import { WAIT_MS, waitFor } from '../helpers/wait.js';
 import type { Browser, BrowserContext, BrowserContextOptions, Cookie, Page, Response } from 'playwright-core';
 import { describeBrowser, launchChromium } from '../helpers/browser.js';
@@ -100,18 +101,6 @@ async function mainCookie(context: BrowserContext, origin: string): Promise<Cook
   return cookie;
 }
 
-/** `1.<id>.<created>.<expires>.<payload>.<sig>`, after the `~N~` chunk count if any. */
-function envelope(value: string) {
-  const chunks = /^~(\d+)~/.exec(value);
-  const parts = value.slice(chunks?.[0].length ?? 0).split('.');
-  const [version, id, created, expires, payload, signature] = parts;
-  return { chunks: chunks ? Number(chunks[1]) : 1, parts: parts.length, version, id, created, expires, payload, signature };
-}
-
-/** `value` with the character at `index` replaced by another base64url character. */
-function flip(value: string, index: number): string {
-  return value.slice(0, index) + (value[index] === 'A' ? 'B' : 'A') + value.slice(index + 1);
-}
 
 /** How the panel writes a time: `2026-01-02 03:04:05 UTC`, from a base-36 epoch-seconds field. */
 function panelTime(base36: string): string {

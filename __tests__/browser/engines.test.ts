@@ -17,6 +17,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { envelope, flip } from '../helpers/envelope.js';
 import { waitFor } from '../helpers/wait.js';
 import { startApp, type AppServer } from '../helpers/demo-server.js';
 import { ENGINES, describeEngine, type BrowserCookie, type EngineBrowser, type EngineName, type Tab } from '../helpers/engines.js';
@@ -67,17 +68,6 @@ async function mainCookie(tab: Tab): Promise<BrowserCookie> {
   return found[0];
 }
 
-/** `1.<id>.<created>.<expires>.<payload>.<sig>`, after the `~N~` chunk count if any. */
-function envelope(value: string) {
-  const chunks = /^~(\d+)~/.exec(value);
-  const parts = value.slice(chunks?.[0].length ?? 0).split('.');
-  const [version, id, created, expires, payload, signature] = parts;
-  return { chunks: chunks ? Number(chunks[1]) : 1, parts: parts.length, version, id, created, expires, payload, signature };
-}
-
-function flip(value: string, index: number): string {
-  return value.slice(0, index) + (value[index] === 'A' ? 'B' : 'A') + value.slice(index + 1);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The cookie-rule server: sets cookies of exact sizes, and shows what the browser sent back

@@ -25,7 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { checkAuthApp, prepareAuthApp, AUTH_OAUTH2_VERSION, AUTH_VERSION } from '../helpers/auth-app.js';
-import { CookieClient, startApp, type AppServer } from '../helpers/demo-server.js';
+import { CookieClient, startApp, withOutputOf, type AppServer } from '../helpers/demo-server.js';
 import { ROOT, type UserApp } from '../helpers/user-app.js';
 
 const CLIENT_ID = 'auth-compat-app';
@@ -243,14 +243,7 @@ describe(`@svelte-dev/auth ${AUTH_VERSION} and @svelte-dev/auth-oauth2 ${AUTH_OA
     });
 
     /** Runs `fn`, adding the server's output to a failure. */
-    async function withServerOutput(fn: () => Promise<void>): Promise<void> {
-      try {
-        await fn();
-      } catch (err) {
-        if (err instanceof Error) err.message += `\n--- server output ---\n${server.output()}`;
-        throw err;
-      }
-    }
+    const withServerOutput = (fn: () => Promise<void>) => withOutputOf(server, fn);
 
     /** A GET of one page; expects 200 and resolves with the HTML. */
     async function page(client: CookieClient, pathname: string): Promise<string> {

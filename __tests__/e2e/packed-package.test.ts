@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { publint } from 'publint';
 import ts from 'typescript';
-import { CookieClient, startApp, type AppServer } from '../helpers/demo-server.js';
+import { CookieClient, startApp, withOutputOf, type AppServer } from '../helpers/demo-server.js';
 import { freePort } from '../helpers/system-service.js';
 import { packPackage, prepareUserApp, ROOT, runInApp, type KitMajor, type UserApp } from '../helpers/user-app.js';
 
@@ -201,14 +201,7 @@ describe.each([2, 3] as const)('a SvelteKit %i app with the package installed fr
   });
 
   /** Runs `fn`, adding the server's output to a failure. */
-  async function withServerOutput(fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      if (err instanceof Error) err.message += `\n--- server output ---\n${server.output()}`;
-      throw err;
-    }
-  }
+  const withServerOutput = (fn: () => Promise<void>) => withOutputOf(server, fn);
 
   it(`is built with and served by SvelteKit ${kit} on ${EXPECTED[kit].nodeText}`, async () => {
     const kitManifest = JSON.parse(readFileSync(path.join(app.dir, 'node_modules', '@sveltejs', 'kit', 'package.json'), 'utf8'));

@@ -116,6 +116,16 @@ export async function startApp(options: StartAppOptions = {}): Promise<AppServer
   };
 }
 
+/** Runs `fn`; a failure carries what `server` printed, so a test's error shows the app's. */
+export async function withOutputOf(server: AppServer, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n--- server output ---\n${server.output()}`;
+    throw err;
+  }
+}
+
 /** A minimal cookie jar over fetch, for talking to app servers without a browser. */
 export class CookieClient {
   readonly #jar = new Map<string, string>();
